@@ -1,0 +1,6 @@
+"""bertlite: a small but real BERT, built one lesson at a time."""
+
+from .config import PRESETS, BertConfig
+from .encoder import BertModel
+from .heads import BertForPreTraining
+from .loading import load_hf_state_dict

@@ -1,0 +1,91 @@
+"""Loading Hugging Face BERT weights into bertlite models.
+
+Hugging Face nests its modules deeply (`encoder.layer.3.attention.self.query`); bertlite keeps
+them flat (`layers.3.attention.query`). This file is the one place where the two sets of names
+meet, and the mapping below is the whole translation.
+"""
+
+import re
+import warnings
+
+import torch
+
+# (Hugging Face pattern, bertlite name), tried in order on each key without its "bert." prefix.
+HF_TO_BERTLITE = [
+    (r"encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.attention.\2."),
+    (r"encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attention.dense."),
+    (r"encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"layers.\1.attention_norm."),
+    (r"encoder\.layer\.(\d+)\.intermediate\.dense\.", r"layers.\1.intermediate."),
+    (r"encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output."),
+    (r"encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
+    (r"cls\.predictions\.transform\.dense\.", r"mlm_head.transform."),
+    (r"cls\.predictions\.transform\.LayerNorm\.", r"mlm_head.LayerNorm."),
+    (r"cls\.predictions\.decoder\.bias$", r"mlm_head.decoder.bias"),
+    (r"cls\.predictions\.bias$", r"mlm_head.decoder.bias"),  # the same tensor, saved twice
+    (r"cls\.seq_relationship\.", r"nsp_head."),
+]
+# Keys that belong to a head: a bare BertModel drops them (and says so).
+HEAD_PREFIXES = ("mlm_head.", "nsp_head.", "classifier.", "qa_outputs.")
+# Keys that carry no learned weight: buffers of old checkpoints and the tied decoder weight,
+# which is the word-embedding matrix itself.
+NOT_WEIGHTS = re.compile(r"(^|\.)position_ids$|^cls\.predictions\.decoder\.weight$")
+
+
+def hf_to_bertlite_name(key: str) -> str:
+    """Translate one Hugging Face key into bertlite's name (without any "bert." prefix)."""
+    key = re.sub(r"\.gamma$", ".weight", key)  # TensorFlow-era LayerNorm names
+    key = re.sub(r"\.beta$", ".bias", key)
+    for pattern, replacement in HF_TO_BERTLITE:
+        key, n = re.subn(pattern, replacement, key)
+        if n:
+            break
+    return key
+
+
+def load_hf_state_dict(model, state_dict):
+    """Load a Hugging Face BERT state dict (BertModel, BertForPreTraining or a task model,
+    with or without the "bert." prefix) into a bertlite model. Returns the model."""
+    backbone_prefix = "bert." if hasattr(model, "bert") else ""
+    ours = model.state_dict()
+    renamed, dropped = {}, []
+    for key, tensor in state_dict.items():
+        bare = key[len("bert."):] if key.startswith("bert.") else key
+        if NOT_WEIGHTS.search(bare):
+            continue
+        name = hf_to_bertlite_name(bare)
+        if not name.startswith(HEAD_PREFIXES):
+            name = backbone_prefix + name
+        elif name not in ours and not backbone_prefix:
+            dropped.append(key)  # a head, offered to a bare BertModel
+            continue
+        renamed[name] = tensor
+
+    tied = "mlm_head.decoder.weight"
+    if tied in ours:  # the decoder weight is the embedding matrix: fill it from there
+        renamed[tied] = renamed.get("bert.embeddings.word_embeddings.weight")
+    missing = sorted(k for k in ours if renamed.get(k) is None)
+    unexpected = sorted(k for k in renamed if k not in ours)
+    if missing or unexpected:
+        raise ValueError(
+            f"the checkpoint does not fit {type(model).__name__}.\n"
+            f"  missing ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}\n"
+            f"  unexpected ({len(unexpected)}): {', '.join(unexpected[:8])}{' ...' if len(unexpected) > 8 else ''}\n"
+            f"Is it a BERT checkpoint, and is the model built from the same config.json?"
+        )
+    for name, tensor in renamed.items():
+        if tensor.shape != ours[name].shape:
+            raise ValueError(
+                f"tensor {name} has shape {tuple(tensor.shape)} in the checkpoint but "
+                f"{tuple(ours[name].shape)} in the model: the config does not match the weights "
+                f"(compare vocab_size, hidden_size, intermediate_size, max_position_embeddings)."
+            )
+    if dropped:
+        warnings.warn(
+            f"loading into a bare {type(model).__name__}: dropped {len(dropped)} head tensors "
+            f"({', '.join(sorted({k.split('.')[0] for k in dropped}))}). Use BertForPreTraining "
+            f"or a task model to keep them.",
+            stacklevel=2,
+        )
+    with torch.no_grad():
+        model.load_state_dict(renamed, strict=True)
+    return model

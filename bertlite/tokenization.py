@@ -1,0 +1,339 @@
+"""Lesson 01: BERT's tokenizer, from raw text to input_ids.
+
+Two stages, exactly as in the original BERT:
+  1. basic_tokenize: clean, lower-case, strip accents, split on white space and punctuation,
+     and put every CJK character on its own.
+  2. wordpiece: split each word into the longest vocabulary pieces, greedily from the left;
+     pieces after the first carry a "##" prefix. A word that cannot be split becomes [UNK].
+The vocabulary itself is learned from a corpus (learn_vocab) and stored in BERT's vocab.txt
+format: one token per line, the line number is the id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import unicodedata
+from pathlib import Path
+
+import torch
+
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+# --- stage 1: basic tokenization -------------------------------------------------------------
+
+def is_whitespace(ch):
+    return ch in " \t\n\r" or unicodedata.category(ch) == "Zs"
+
+
+def is_control(ch):
+    # Tabs and newlines are white space, not control characters.
+    return ch not in "\t\n\r" and unicodedata.category(ch).startswith("C")
+
+
+def is_punctuation(ch):
+    # All non-alphanumeric ASCII counts, e.g. "$" and "^", which Unicode files as symbols.
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def is_cjk(ch):
+    # The CJK Unified Ideographs blocks. Chinese is written without spaces, so BERT treats
+    # each ideograph as a word of its own. (Japanese kana and Korean Hangul are not included.)
+    cp = ord(ch)
+    return (
+        0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F
+    )
+
+
+def strip_accents(text):
+    # NFD splits "é" into "e" + a combining accent (category Mn), which we drop.
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+def split_on_punctuation(word):
+    """"don't!" -> ["don", "'", "t", "!"]: every punctuation character is a token of its own."""
+    pieces, current = [], ""
+    for ch in word:
+        if is_punctuation(ch):
+            if current:
+                pieces.append(current)
+            pieces.append(ch)
+            current = ""
+        else:
+            current += ch
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def basic_tokenize(text, do_lower_case=True):
+    """Raw text -> words and punctuation, before WordPiece."""
+    cleaned = []
+    for ch in text:
+        if ch == "\x00" or ch == "\ufffd" or is_control(ch):
+            continue  # dropped: NUL, the replacement character, control characters
+        if is_whitespace(ch):
+            cleaned.append(" ")
+        elif is_cjk(ch):
+            cleaned.append(f" {ch} ")
+        else:
+            cleaned.append(ch)
+    tokens = []
+    for word in "".join(cleaned).split():
+        if do_lower_case:
+            word = strip_accents(word.lower())
+        tokens.extend(split_on_punctuation(word))
+    return tokens
+
+
+# --- stage 2: WordPiece ----------------------------------------------------------------------
+
+def wordpiece(word, vocab, unk_token="[UNK]", max_chars=100):
+    """Greedy longest-match-first: "unaffable" -> ["un", "##aff", "##able"].
+
+    Take the longest prefix that is in the vocabulary, then repeat on the rest with a "##"
+    prefix. If some rest has no piece at all, the whole word becomes [UNK]."""
+    if len(word) > max_chars:
+        return [unk_token]
+    pieces, start = [], 0
+    while start < len(word):
+        end = len(word)
+        while end > start:
+            piece = word[start:end] if start == 0 else "##" + word[start:end]
+            if piece in vocab:
+                break
+            end -= 1
+        if end == start:  # not even one character matched
+            return [unk_token]
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+def load_vocab(vocab_file):
+    """vocab.txt -> {token: id}; the id of a token is its line number."""
+    vocab = {}
+    with open(vocab_file, encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            vocab[line.rstrip("\n")] = i
+    return vocab
+
+
+class WordPieceTokenizer:
+    """BERT's tokenizer, with the same names and the same output as transformers' BertTokenizer."""
+
+    def __init__(self, vocab_file, do_lower_case=True, model_max_length=512):
+        self.vocab_file = str(vocab_file)
+        self.vocab = load_vocab(vocab_file)
+        missing = [t for t in SPECIAL_TOKENS if t not in self.vocab]
+        if missing:
+            raise ValueError(
+                f"{vocab_file} lacks the special tokens {missing}. A BERT vocab.txt must "
+                f"contain {SPECIAL_TOKENS}; learn_vocab writes them first."
+            )
+        self.ids_to_tokens = {i: t for t, i in self.vocab.items()}
+        self.do_lower_case = do_lower_case
+        self.model_max_length = model_max_length
+        self.pad_token_id, self.unk_token_id, self.cls_token_id, self.sep_token_id, self.mask_token_id = (
+            self.vocab[t] for t in SPECIAL_TOKENS
+        )
+
+    @property
+    def vocab_size(self):
+        return len(self.vocab)
+
+    def __len__(self):
+        return len(self.vocab)
+
+    def tokenize(self, text):
+        # Special tokens written in the text ("paris is [MASK].") stay whole and keep their case.
+        tokens = []
+        for chunk in _split_on_specials(text):
+            if chunk in SPECIAL_TOKENS:
+                tokens.append(chunk)
+            else:
+                for word in basic_tokenize(chunk, self.do_lower_case):
+                    tokens.extend(wordpiece(word, self.vocab))
+        return tokens
+
+    def convert_tokens_to_ids(self, tokens):
+        if isinstance(tokens, str):
+            return self.vocab.get(tokens, self.unk_token_id)
+        return [self.vocab.get(t, self.unk_token_id) for t in tokens]
+
+    def convert_ids_to_tokens(self, ids):
+        if isinstance(ids, int):
+            return self.ids_to_tokens[ids]
+        return [self.ids_to_tokens[int(i)] for i in ids]
+
+    def decode(self, ids, skip_special_tokens=False):
+        tokens = self.convert_ids_to_tokens(ids)
+        if skip_special_tokens:
+            tokens = [t for t in tokens if t not in SPECIAL_TOKENS]
+        return " ".join(tokens).replace(" ##", "")
+
+    def get_special_tokens_mask(self, ids):
+        """1 where an id is [CLS], [SEP], [PAD] (never masked in pre-training), else 0."""
+        special = {self.cls_token_id, self.sep_token_id, self.pad_token_id}
+        return [int(i in special) for i in ids]
+
+    def encode(self, text, text_pair=None, **kwargs):
+        """The ids only: [CLS] A [SEP] (B [SEP])."""
+        return self(text, text_pair, **kwargs)["input_ids"]
+
+    def __call__(self, text, text_pair=None, *, max_length=None, truncation=False,
+                 padding=False, return_tensors=None):
+        """Encode a text, a pair, or a batch (lists of texts) for BERT.
+
+        Returns a dict with input_ids, token_type_ids (0 for [CLS] A [SEP], 1 for B [SEP]) and
+        attention_mask (1 = real token, 0 = padding).
+        truncation=True trims the longer side, one token at a time, until the pair fits
+        max_length; without it, an input that does not fit is an error, never cut silently.
+        padding: False, True / "longest" (to the longest in the batch) or "max_length".
+        return_tensors="pt" gives torch tensors."""
+        batched = isinstance(text, (list, tuple))
+        texts = list(text) if batched else [text]
+        pairs = list(text_pair) if batched and text_pair is not None else [text_pair] * len(texts)
+        if len(pairs) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(pairs)} text pairs; give one pair per text.")
+        if max_length is None and (truncation or padding == "max_length"):
+            max_length = self.model_max_length
+        rows = [self._encode_one(a, b, max_length, truncation) for a, b in zip(texts, pairs)]
+        if padding:
+            width = max_length if padding == "max_length" else max(len(r["input_ids"]) for r in rows)
+            for r in rows:
+                n = width - len(r["input_ids"])
+                r["input_ids"] += [self.pad_token_id] * n
+                r["token_type_ids"] += [0] * n
+                r["attention_mask"] += [0] * n
+        out = {k: [r[k] for r in rows] for k in ("input_ids", "token_type_ids", "attention_mask")}
+        if return_tensors == "pt":
+            if len({len(r["input_ids"]) for r in rows}) > 1:
+                raise ValueError("sequences have different lengths; pass padding=True to make a tensor.")
+            out = {k: torch.tensor(v) for k, v in out.items()}
+        elif return_tensors is not None:
+            raise ValueError(f"return_tensors={return_tensors!r}: only 'pt' or None are supported.")
+        if not batched:
+            out = {k: v[0] for k, v in out.items()}
+        return out
+
+    def _encode_one(self, text, text_pair, max_length, truncation):
+        a = self.convert_tokens_to_ids(self.tokenize(text))
+        b = None if text_pair is None else self.convert_tokens_to_ids(self.tokenize(text_pair))
+        n_special = 2 if b is None else 3
+        if max_length is not None and len(a) + len(b or []) + n_special > max_length:
+            if not truncation:
+                raise ValueError(
+                    f"the input is {len(a) + len(b or []) + n_special} tokens with [CLS]/[SEP], "
+                    f"more than max_length={max_length}. Pass truncation=True to trim it, or raise max_length."
+                )
+            a, b = truncate_pair(a, b, max_length - n_special)
+        ids = [self.cls_token_id] + a + [self.sep_token_id]
+        types = [0] * len(ids)
+        if b is not None:
+            ids += b + [self.sep_token_id]
+            types += [1] * (len(b) + 1)
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids)}
+
+
+def truncate_pair(a, b, budget):
+    """Trim the longer of a and b by one token from its end until len(a) + len(b) <= budget."""
+    if budget < 0:
+        raise ValueError("max_length leaves no room for the [CLS]/[SEP] tokens.")
+    a, b = list(a), None if b is None else list(b)
+    while len(a) + len(b or []) > budget:
+        if b is not None and len(b) > len(a):
+            b.pop()
+        else:
+            a.pop()
+    return a, b
+
+
+def _split_on_specials(text):
+    chunks, rest = [], text
+    while rest:
+        hits = [(rest.find(t), t) for t in SPECIAL_TOKENS if t in rest]
+        if not hits:
+            chunks.append(rest)
+            break
+        i, token = min(hits)
+        if i:
+            chunks.append(rest[:i])
+        chunks.append(token)
+        rest = rest[i + len(token):]
+    return chunks
+
+
+# --- learning a vocabulary -------------------------------------------------------------------
+
+def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
+    """Learn a WordPiece vocabulary of exactly `vocab_size` tokens from `texts` and write it
+    as BERT's vocab.txt. Returns the file's path.
+
+    sentencepiece's BPE learns which subwords are frequent; we then rewrite its pieces in
+    BERT's notation: "▁over" (starts a word) -> "over", "ing" (inside a word) -> "##ing".
+    Every character seen gets both forms, so no word made of known characters is ever [UNK].
+    """
+    import sentencepiece as spm
+
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise ValueError("learn_vocab got no text: give it a non-empty list of strings.")
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus_file = Path(tmp) / "corpus.txt"
+        with open(corpus_file, "w", encoding="utf-8") as f:
+            for t in texts:
+                words = basic_tokenize(t, do_lower_case)
+                if words:
+                    f.write(" ".join(words) + "\n")
+        spm.SentencePieceTrainer.train(
+            input=str(corpus_file), model_prefix=str(Path(tmp) / "spm"), model_type="bpe",
+            vocab_size=vocab_size, character_coverage=1.0, split_digits=False,
+            max_sentence_length=1 << 16, num_threads=os.cpu_count() or 1,
+            hard_vocab_limit=False, minloglevel=2,
+        )
+        sp = spm.SentencePieceProcessor(model_file=str(Path(tmp) / "spm.model"))
+        pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if not sp.is_control(i) and not sp.is_unknown(i)]
+    chars = sorted({c for p in pieces for c in p.lstrip("▁")})
+    singles = chars + ["##" + c for c in chars]
+    merged = [p[1:] if p.startswith("▁") else "##" + p for p in pieces if len(p.lstrip("▁")) > 1]
+    vocab = list(dict.fromkeys(SPECIAL_TOKENS + singles + merged))[:vocab_size]
+    if len(vocab) < len(SPECIAL_TOKENS) + len(singles):
+        raise ValueError(
+            f"vocab_size={vocab_size} is too small: this text has {len(chars)} distinct characters, "
+            f"which need {len(SPECIAL_TOKENS) + len(singles)} entries before any subword."
+        )
+    path = Path(path) if path else Path(tempfile.mkdtemp()) / "vocab.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = path.with_suffix(".tmp")
+    tmp_path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tmp_path.replace(path)  # atomic: a half-written vocab.txt never exists
+    return path
+
+
+def cache_dir():
+    """Where bertlite keeps what it computes once (vocabularies, tokenized data, checkpoints).
+    Set BERTLITE_CACHE to move it."""
+    d = Path(os.environ.get("BERTLITE_CACHE", Path.home() / ".cache" / "bertlite"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def cached_vocab(texts, vocab_size=8000, do_lower_case=True):
+    """learn_vocab, done once per (corpus, vocab_size): later calls read the cached file."""
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\0")
+    key = f"{h.hexdigest()[:16]}-{vocab_size}{'' if do_lower_case else '-cased'}"
+    path = cache_dir() / "vocab" / f"vocab-{key}.txt"
+    if not path.exists():
+        learn_vocab(texts, vocab_size, path, do_lower_case)
+    return path
