@@ -115,3 +115,12 @@ def _nonempty(docs, where):
     if not docs:
         raise ValueError(f"the corpus {where} has no text: every document is empty.")
     return docs
+
+
+def corpus_tokenizer(docs=None, vocab_size=8000):
+    """A WordPieceTokenizer whose vocabulary is learned from `docs` (default: the embedded
+    corpus) the first time, then read from the cache."""
+    from .tokenization import WordPieceTokenizer, cached_vocab
+
+    docs = load_sotu() if docs is None else docs
+    return WordPieceTokenizer(cached_vocab([d.text for d in docs], vocab_size))

@@ -312,7 +312,7 @@ def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
         )
     path = Path(path) if path else Path(tempfile.mkdtemp()) / "vocab.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_suffix(".tmp")
+    tmp_path = path.with_suffix(f".{os.getpid()}.tmp")
     tmp_path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tmp_path.replace(path)  # atomic: a half-written vocab.txt never exists
     return path

@@ -1,0 +1,85 @@
+"""Instant feedback for the lessons' exercises.
+
+Each `check_*` function runs a learner's function and bertlite's reference on the same inputs
+(random ones and edge cases) and compares them. It prints one line when everything matches,
+or raises CheckFailed naming the case, the output, what was expected and a hint.
+"""
+
+import torch
+
+
+class CheckFailed(AssertionError):
+    """An exercise's output differs from the reference."""
+
+
+class NotDoneYet(CheckFailed):
+    """The exercise still raises NotImplementedError."""
+
+
+def describe(x):
+    if isinstance(x, torch.Tensor):
+        if x.numel() <= 12:
+            return f"tensor {x.tolist()} (shape {tuple(x.shape)}, {x.dtype})"
+        return f"tensor of shape {tuple(x.shape)}, {x.dtype}"
+    text = repr(x)
+    return text if len(text) < 200 else text[:200] + " ..."
+
+
+def compare(got, expected, what, atol=1e-5):
+    """Return None if got matches expected, else a sentence saying how it differs."""
+    if isinstance(expected, torch.Tensor):
+        if not isinstance(got, torch.Tensor):
+            return f"{what} should be a tensor, got {type(got).__name__}"
+        if got.shape != expected.shape:
+            return f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
+        if expected.dtype == torch.bool or not expected.is_floating_point():
+            wrong = (got != expected).nonzero()
+            if len(wrong):
+                i = tuple(wrong[0].tolist())
+                return f"{what}[{', '.join(map(str, i))}] is {got[i].item()}, expected {expected[i].item()}"
+            return None
+        diff = (got.double() - expected.double()).abs()
+        if not torch.isfinite(got).all():
+            return f"{what} contains NaN or inf"
+        if diff.max() > atol:
+            i = tuple(int(j) for j in torch.unravel_index(diff.argmax(), diff.shape))
+            return (f"{what}[{', '.join(map(str, i))}] is {got[i].item():.6g}, expected "
+                    f"{expected[i].item():.6g} (max abs diff {diff.max().item():.3g} > {atol:g})")
+        return None
+    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
+        if len(got) != len(expected):
+            return f"{what} has {len(got)} items, expected {len(expected)}: expected {describe(list(expected))}, got {describe(list(got))}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            problem = compare(g, e, f"{what}[{i}]", atol)
+            if problem:
+                return problem
+        return None
+    if got != expected:
+        return f"{what} is {describe(got)}, expected {describe(expected)}"
+    return None
+
+
+def run_cases(name, learner_fn, reference_fn, cases, hint="", atol=1e-5):
+    """cases: list of (description, args tuple). Raises CheckFailed on the first mismatch."""
+    for description, args in cases:
+        expected = reference_fn(*args)
+        try:
+            got = learner_fn(*args)
+        except NotImplementedError as e:
+            raise NotDoneYet(f"{name} is not written yet ({e}). Fill in the exercise, run its cell, then this check.") from None
+        problem = compare(got, expected, "the output", atol)
+        if problem:
+            raise CheckFailed(f"✗ {name}, case «{description}»: {problem}." + (f"\n  hint: {hint}" if hint else ""))
+    print(f"✓ {name}: all {len(cases)} cases match the reference.")
+
+
+from .tokenization import *  # noqa: E402,F401,F403
+from .embeddings import *  # noqa: E402,F401,F403
+from .attention import *  # noqa: E402,F401,F403
+from .encoder import *  # noqa: E402,F401,F403
+from .masking import *  # noqa: E402,F401,F403
+from .nsp import *  # noqa: E402,F401,F403
+from .pretraining import *  # noqa: E402,F401,F403
+from .sizing import *  # noqa: E402,F401,F403
+from .finetuning import *  # noqa: E402,F401,F403
+from .gpu import *  # noqa: E402,F401,F403

@@ -1,0 +1,3 @@
+"""Checks for the attention lesson."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for the embeddings lesson."""
+
+__all__ = []

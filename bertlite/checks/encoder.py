@@ -1,0 +1,3 @@
+"""Checks for the encoder lesson."""
+
+__all__ = []

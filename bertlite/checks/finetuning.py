@@ -1,0 +1,3 @@
+"""Checks for the finetuning lesson."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for the gpu lesson."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for the masking lesson."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for the nsp lesson."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Checks for the pretraining lesson."""
+
+__all__ = []

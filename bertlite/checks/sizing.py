@@ -1,0 +1,3 @@
+"""Checks for the sizing lesson."""
+
+__all__ = []

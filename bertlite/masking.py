@@ -1,0 +1,44 @@
+"""Lesson 05: choosing and corrupting the tokens that the masked language model predicts.
+
+Of the tokens that may be chosen (never [CLS], [SEP] or [PAD]), each is chosen with
+probability 15%. A chosen token becomes [MASK] 80% of the time, a random token 10% of the
+time, and stays itself 10% of the time. The label is the original id at chosen positions and
+-100 (ignored by the loss) everywhere else.
+"""
+
+import torch
+
+from .heads import IGNORE_INDEX
+
+
+def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,
+                mlm_probability=0.15, generator=None, max_predictions=None):
+    """input_ids: (B, T) long. special_tokens_mask: (B, T) bool, True where a token may never
+    be chosen. Returns (masked_input_ids, labels), both new tensors.
+    max_predictions (BERT's max_predictions_per_seq, off by default) caps the chosen tokens
+    per sequence."""
+    if not 0.0 < mlm_probability < 1.0:
+        raise ValueError(f"mlm_probability={mlm_probability} must be strictly between 0 and 1 (BERT uses 0.15).")
+    if special_tokens_mask.shape != input_ids.shape:
+        raise ValueError(
+            f"special_tokens_mask has shape {tuple(special_tokens_mask.shape)} but input_ids has "
+            f"shape {tuple(input_ids.shape)}: give one True/False per token."
+        )
+    special = special_tokens_mask.bool().to(input_ids.device)
+    rand = lambda: torch.rand(input_ids.shape, generator=generator, device=input_ids.device)  # noqa: E731
+
+    chosen = (rand() < mlm_probability) & ~special  # (B, T)
+    if max_predictions is not None:
+        # keep the first max_predictions chosen positions of each row (a random subset,
+        # since the positions were drawn at random)
+        chosen &= chosen.cumsum(dim=-1) <= max_predictions
+    labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+
+    # One draw splits the chosen tokens 80 / 10 / 10.
+    u = rand()
+    to_mask = chosen & (u < 0.8)
+    to_random = chosen & (u >= 0.8) & (u < 0.9)  # the last 10% stay unchanged
+    random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator, device=input_ids.device)
+    masked = torch.where(to_mask, torch.full_like(input_ids, mask_token_id), input_ids)
+    masked = torch.where(to_random, random_ids, masked)
+    return masked, labels

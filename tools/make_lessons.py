@@ -1,0 +1,119 @@
+"""Generate lessons/NN_topic.ipynb from solutions/NN_topic.ipynb.
+
+    python tools/make_lessons.py            # regenerate every lesson
+    python tools/make_lessons.py --check    # exit 1 if lessons/ differs from what it would write
+    python tools/make_lessons.py --execute solutions/03_attention.ipynb
+                                            # run a solution, store its outputs, regenerate its lesson
+
+Conventions in a solution notebook (see CONTRIBUTING.md):
+- Inside an exercise, the solution sits between two marker lines:
+      ### BEGIN SOLUTION (hint: what to do)
+      ...
+      ### END SOLUTION
+  In the lesson the block becomes `raise NotImplementedError("<hint>")` at the same indent.
+- The cell that checks an exercise carries the tag `exercise-check`. In the lesson it also gets
+  nbval's `raises-exception`, because it fails until the learner has solved the exercise.
+- Lessons keep every other cell and tag as they are, with outputs cleared.
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION(?:\s*\(hint:\s*(?P<hint>.*)\))?\s*$")
+END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
+
+
+def stub_solutions(source: str, where: str) -> str:
+    """Replace every BEGIN/END SOLUTION block with a NotImplementedError stub."""
+    out, inside = [], False
+    for n, line in enumerate(source.split("\n"), 1):
+        begin = BEGIN.match(line)
+        if begin:
+            if inside:
+                raise ValueError(f"{where}, line {n}: BEGIN SOLUTION inside another solution block")
+            inside = True
+            hint = (begin.group("hint") or "write this part").strip()
+            out.append(f"{begin.group('indent')}raise NotImplementedError({hint!r})")
+        elif END.match(line):
+            if not inside:
+                raise ValueError(f"{where}, line {n}: END SOLUTION without BEGIN SOLUTION")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: a BEGIN SOLUTION block is never closed")
+    return "\n".join(out)
+
+
+def make_lesson(solution: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    lesson = nbformat.from_dict(solution)  # a deep copy
+    for i, cell in enumerate(lesson.cells):
+        cell.pop("id", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        cell.source = stub_solutions(cell.source, f"{name}, cell {i}")
+        cell.outputs = []
+        cell.execution_count = None
+        tags = cell.metadata.get("tags", [])
+        if "exercise-check" in tags and "raises-exception" not in tags:
+            cell.metadata["tags"] = tags + ["raises-exception"]
+    lesson.nbformat, lesson.nbformat_minor = 4, 4  # 4.4: cells without ids, stable to diff
+    return lesson
+
+
+def lesson_text(solution_path: Path) -> str:
+    solution = nbformat.read(solution_path, as_version=4)
+    return nbformat.writes(make_lesson(solution, solution_path.name)) + "\n"
+
+
+def execute(solution_path: Path):
+    """Run a solution top to bottom in its own folder and store the outputs in place."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(solution_path, as_version=4)
+    NotebookClient(nb, timeout=1200, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(solution_path.parent)}}).execute()
+    nbformat.write(nb, solution_path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="fail if lessons/ is out of date")
+    parser.add_argument("--execute", nargs="*", type=Path, default=None, metavar="SOLUTION",
+                        help="run these solutions (all if none named) and store their outputs first")
+    args = parser.parse_args(argv)
+
+    solutions = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    if args.execute is not None:
+        for path in [p.resolve() for p in args.execute] or solutions:
+            print(f"executing {path.relative_to(ROOT)} ...", flush=True)
+            execute(path)
+    stale = []
+    for path in solutions:
+        target = ROOT / "lessons" / path.name
+        text = lesson_text(path)
+        if args.check:
+            if not target.exists() or target.read_text() != text:
+                stale.append(target.relative_to(ROOT))
+        else:
+            target.parent.mkdir(exist_ok=True)
+            target.write_text(text)
+    orphans = sorted(set(p.name for p in (ROOT / "lessons").glob("*.ipynb")) - set(p.name for p in solutions))
+    if args.check and (stale or orphans):
+        print("lessons/ is out of date; run `python tools/make_lessons.py` and commit the result:")
+        for p in stale:
+            print(f"  {p} differs from what solutions/{p.name} generates")
+        for name in orphans:
+            print(f"  lessons/{name} has no solutions/{name}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
