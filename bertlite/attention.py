@@ -13,9 +13,11 @@ from torch import nn
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
-    """q, k, v: (..., T, d). mask: additive, broadcastable to (..., T, T): 0 where a query
-    may look, a large negative number where it may not. Returns (..., T, d)."""
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T, T)
+    """q: (..., Tq, d), k: (..., Tk, d), v: (..., Tk, d_v). mask: additive, broadcastable to
+    (..., Tq, Tk): 0 where a query may look, a large negative number where it may not.
+    Returns (..., Tq, d_v)."""
+    # Dividing by √d keeps the scores at unit scale whatever the head size (lesson 03's plot).
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., Tq, Tk)
     if mask is not None:
         scores = scores + mask
     weights = scores.softmax(dim=-1)  # each row sums to 1

@@ -14,6 +14,7 @@ from torch import nn
 class BertEmbeddings(nn.Module):
     def __init__(self, config):
         super().__init__()
+        # padding_idx: the [PAD] row starts at zero and never receives a gradient.
         self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
@@ -27,11 +28,11 @@ class BertEmbeddings(nn.Module):
             token_type_ids = torch.zeros_like(input_ids)
         positions = torch.arange(T, device=input_ids.device)  # (T,), broadcast over the batch
         x = (
-            self.word_embeddings(input_ids)
-            + self.token_type_embeddings(token_type_ids)
-            + self.position_embeddings(positions)
+            self.word_embeddings(input_ids)  # (B, T, H): what the token is
+            + self.token_type_embeddings(token_type_ids)  # (B, T, H): sentence A or B
+            + self.position_embeddings(positions)  # (T, H): where it sits, the same in every row
         )
-        return self.dropout(self.LayerNorm(x))
+        return self.dropout(self.LayerNorm(x))  # normalise the sum, then regularise it
 
 
 def sinusoidal_positions(num_positions, dim):

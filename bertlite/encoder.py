@@ -122,9 +122,10 @@ def check_inputs(config, input_ids, token_type_ids=None, attention_mask=None):
                 f"equal the tokenizer's vocab_size."
             )
         if token_type_ids is not None and token_type_ids.numel():
-            tt = int(token_type_ids.max())
-            if tt >= config.type_vocab_size or int(token_type_ids.min()) < 0:
+            lo, hi = int(token_type_ids.min()), int(token_type_ids.max())
+            if lo < 0 or hi >= config.type_vocab_size:
                 raise ValueError(
-                    f"token_type_ids contains {tt}, but type_vocab_size={config.type_vocab_size}: "
-                    f"use 0 for sentence A and 1 for sentence B."
+                    f"token_type_ids contains {lo if lo < 0 else hi}, outside [0, "
+                    f"{config.type_vocab_size}) (type_vocab_size): use 0 for sentence A and 1 "
+                    f"for sentence B."
                 )

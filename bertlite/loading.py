@@ -42,12 +42,16 @@ def hf_to_bertlite_name(key: str) -> str:
     return key
 
 
-def load_hf_state_dict(model, state_dict):
+def load_hf_state_dict(model, state_dict, strict=True):
     """Load a Hugging Face BERT state dict (BertModel, BertForPreTraining or a task model,
-    with or without the "bert." prefix) into a bertlite model. Returns the model."""
+    with or without the "bert." prefix) into a bertlite model. Returns the model.
+
+    strict=True (the default): a missing or unexpected tensor is an error that names it.
+    strict=False: missing tensors keep their initial values and unexpected ones are skipped,
+    with a warning naming both (e.g. a BertForMaskedLM checkpoint, which has no pooler)."""
     backbone_prefix = "bert." if hasattr(model, "bert") else ""
     ours = model.state_dict()
-    renamed, dropped = {}, []
+    renamed, source, dropped = {}, {}, []
     for key, tensor in state_dict.items():
         bare = key[len("bert."):] if key.startswith("bert.") else key
         if NOT_WEIGHTS.search(bare):
@@ -58,34 +62,52 @@ def load_hf_state_dict(model, state_dict):
         elif name not in ours and not backbone_prefix:
             dropped.append(key)  # a head, offered to a bare BertModel
             continue
-        renamed[name] = tensor
+        renamed[name], source[name] = tensor, key
 
     tied = "mlm_head.decoder.weight"
-    if tied in ours:  # the decoder weight is the embedding matrix: fill it from there
-        renamed[tied] = renamed.get("bert.embeddings.word_embeddings.weight")
-    missing = sorted(k for k in ours if renamed.get(k) is None)
-    unexpected = sorted(k for k in renamed if k not in ours)
-    if missing or unexpected:
+    embeddings = "bert.embeddings.word_embeddings.weight"
+    if tied in ours and embeddings in renamed:  # the decoder weight is the embedding matrix
+        renamed[tied], source[tied] = renamed[embeddings], source[embeddings]
+    missing = sorted(k for k in ours if k not in renamed)
+    unexpected = sorted(source[k] for k in renamed if k not in ours)
+    if (missing or unexpected) and strict:
         raise ValueError(
             f"the checkpoint does not fit {type(model).__name__}.\n"
-            f"  missing ({len(missing)}): {', '.join(missing[:8])}{' ...' if len(missing) > 8 else ''}\n"
-            f"  unexpected ({len(unexpected)}): {', '.join(unexpected[:8])}{' ...' if len(unexpected) > 8 else ''}\n"
-            f"Is it a BERT checkpoint, and is the model built from the same config.json?"
+            f"  missing from the checkpoint ({len(missing)}): {_names(missing)}\n"
+            f"  unexpected in the checkpoint ({len(unexpected)}): {_names(unexpected)}\n"
+            f"Is it a BERT checkpoint, and is the model built from the same config.json? "
+            f"To load what fits and keep the rest as initialised (e.g. a BertForMaskedLM "
+            f"checkpoint has no pooler), pass strict=False."
         )
-    for name, tensor in renamed.items():
-        if tensor.shape != ours[name].shape:
+    for name in [k for k in renamed if k in ours]:
+        if renamed[name].shape != ours[name].shape:
             raise ValueError(
-                f"tensor {name} has shape {tuple(tensor.shape)} in the checkpoint but "
-                f"{tuple(ours[name].shape)} in the model: the config does not match the weights "
-                f"(compare vocab_size, hidden_size, intermediate_size, max_position_embeddings)."
+                f"tensor {source[name]} (bertlite: {name}) has shape {tuple(renamed[name].shape)} "
+                f"in the checkpoint but {tuple(ours[name].shape)} in the model: the config does "
+                f"not match the weights (compare vocab_size, hidden_size, intermediate_size, "
+                f"max_position_embeddings)."
             )
     if dropped:
+        heads = sorted({".".join(k.split(".")[:2]) if k.startswith("cls.") else k.split(".")[0] for k in dropped})
         warnings.warn(
             f"loading into a bare {type(model).__name__}: dropped {len(dropped)} head tensors "
-            f"({', '.join(sorted({k.split('.')[0] for k in dropped}))}). Use BertForPreTraining "
-            f"or a task model to keep them.",
+            f"({', '.join(heads)}). Use BertForPreTraining or a task model to keep them.",
+            stacklevel=2,
+        )
+    if missing or unexpected:  # only reached with strict=False
+        warnings.warn(
+            f"strict=False: {len(missing)} tensors keep their initial values ({_names(missing)}); "
+            f"{len(unexpected)} checkpoint tensors were skipped ({_names(unexpected)}).",
             stacklevel=2,
         )
     with torch.no_grad():
-        model.load_state_dict(renamed, strict=True)
+        model.load_state_dict({k: v for k, v in renamed.items() if k in ours}, strict=not missing)
     return model
+
+
+def _names(keys, shown=8):
+    """The first few names for a message, then how many more there are."""
+    if not keys:
+        return "none"
+    more = f" ... and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more

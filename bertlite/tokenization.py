@@ -244,15 +244,19 @@ class WordPieceTokenizer:
 
 
 def truncate_pair(a, b, budget):
-    """Trim the longer of a and b by one token from its end until len(a) + len(b) <= budget."""
+    """Cut tokens from the ends of a and b (b may be None) until len(a) + len(b) <= budget,
+    longest first: one token at a time from the longer. On a tie the one that was shorter at the
+    start loses it (a, if they started equal), so with an odd budget the originally longer one
+    keeps the extra token, as in transformers. (BERT's original code always trimmed b on a tie.)"""
     if budget < 0:
-        raise ValueError("max_length leaves no room for the [CLS]/[SEP] tokens.")
+        raise ValueError(f"budget={budget}: max_length leaves no room for the [CLS]/[SEP] tokens; raise max_length.")
     a, b = list(a), None if b is None else list(b)
+    a_was_longer = b is not None and len(a) > len(b)
     while len(a) + len(b or []) > budget:
-        if b is not None and len(b) > len(a):
-            b.pop()
-        else:
+        if b is None or len(a) > len(b) or (len(a) == len(b) and not a_was_longer):
             a.pop()
+        else:
+            b.pop()
     return a, b
 
 
@@ -288,11 +292,18 @@ def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
         raise ValueError("learn_vocab got no text: give it a non-empty list of strings.")
     with tempfile.TemporaryDirectory() as tmp:
         corpus_file = Path(tmp) / "corpus.txt"
+        seen = set()
         with open(corpus_file, "w", encoding="utf-8") as f:
             for t in texts:
                 words = basic_tokenize(t, do_lower_case)
                 if words:
                     f.write(" ".join(words) + "\n")
+                    seen.update(*words)
+        if vocab_size < len(SPECIAL_TOKENS) + 2 * len(seen):
+            raise ValueError(
+                f"vocab_size={vocab_size} is too small: this text has {len(seen)} distinct characters, "
+                f"which need {len(SPECIAL_TOKENS) + 2 * len(seen)} entries before any subword."
+            )
         spm.SentencePieceTrainer.train(
             input=str(corpus_file), model_prefix=str(Path(tmp) / "spm"), model_type="bpe",
             vocab_size=vocab_size, character_coverage=1.0, split_digits=False,
@@ -305,11 +316,6 @@ def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
     singles = chars + ["##" + c for c in chars]
     merged = [p[1:] if p.startswith("▁") else "##" + p for p in pieces if len(p.lstrip("▁")) > 1]
     vocab = list(dict.fromkeys(SPECIAL_TOKENS + singles + merged))[:vocab_size]
-    if len(vocab) < len(SPECIAL_TOKENS) + len(singles):
-        raise ValueError(
-            f"vocab_size={vocab_size} is too small: this text has {len(chars)} distinct characters, "
-            f"which need {len(SPECIAL_TOKENS) + len(singles)} entries before any subword."
-        )
     path = Path(path) if path else Path(tempfile.mkdtemp()) / "vocab.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_suffix(f".{os.getpid()}.tmp")

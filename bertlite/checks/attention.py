@@ -1,3 +1,74 @@
-"""Checks for the attention lesson."""
+"""Checks for lesson 03 (attention)."""
 
-__all__ = []
+import torch
+
+from .. import attention as ref
+from . import CheckFailed, NotDoneYet, compare, run_cases
+
+__all__ = ["check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads"]
+
+
+def _additive(allowed):
+    """bool (..., Tq, Tk), True = may look  ->  additive float mask."""
+    return torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)
+
+
+def check_scaled_dot_product_attention(scaled_dot_product_attention):
+    g = torch.Generator().manual_seed(0)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g)
+
+    causal = _additive(torch.ones(5, 5, dtype=torch.bool).tril())
+    keep = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    pad = _additive(keep.bool()[:, None, None, :])  # (2, 1, 1, 5)
+    cases = [
+        ("one query, one key, d=1", (r(1, 1), r(1, 1), r(1, 1))),
+        ("(T=4, d=8), no mask", (r(4, 8), r(4, 8), r(4, 8))),
+        ("(B=2, heads=3, T=5, d=16), no mask", (r(2, 3, 5, 16), r(2, 3, 5, 16), r(2, 3, 5, 16))),
+        ("large scores (d=64, entries ×4)", (4 * r(2, 6, 64), 4 * r(2, 6, 64), r(2, 6, 64))),
+        ("values narrower than queries (d_k=8, d_v=3): scale by √d_k", (r(2, 4, 8), r(2, 4, 8), r(2, 4, 3))),
+        ("3 queries, 6 keys", (r(2, 3, 8), r(2, 6, 8), r(2, 6, 8))),
+        ("padding mask (B=2, heads=3, T=5)", (r(2, 3, 5, 8), r(2, 3, 5, 8), r(2, 3, 5, 8), pad)),
+        ("causal mask (T=5)", (r(2, 5, 8), r(2, 5, 8), r(2, 5, 8), causal)),
+    ]
+    run_cases(
+        "scaled_dot_product_attention", scaled_dot_product_attention, ref.scaled_dot_product_attention, cases,
+        hint="scores = q @ k.transpose(-2, -1) / √(q.shape[-1]); add the mask if there is one; softmax over "
+             "the last axis (the keys); return weights @ v.",
+    )
+
+
+def check_padding_mask(padding_mask):
+    cases = [
+        ("one sequence, no padding", (torch.ones(1, 4, dtype=torch.long),)),
+        ("two sequences, padding at the end", (torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]]),)),
+        ("a bool mask", (torch.tensor([[True, False, False]]),)),
+        ("all padding", (torch.zeros(2, 3, dtype=torch.long),)),
+        ("float64", (torch.tensor([[1, 1, 0, 0, 0]]), torch.float64)),
+        ("float16", (torch.tensor([[1, 0], [1, 1]]), torch.float16)),
+    ]
+    run_cases(
+        "padding_mask", padding_mask, ref.padding_mask, cases, atol=0.0,
+        hint="(B, T) -> (B, 1, 1, T) with attention_mask[:, None, None, :]; convert to dtype; "
+             "0 where the mask is 1, torch.finfo(dtype).min where it is 0.",
+    )
+
+
+def check_split_merge_heads(split_heads, merge_heads):
+    g = torch.Generator().manual_seed(0)
+    shapes = [(1, 1, 4, 1), (2, 5, 12, 3), (3, 7, 16, 4), (2, 3, 8, 8), (1, 9, 6, 6)]
+    split_cases = [(f"(B={B}, T={T}, H={H}) into {h} heads", (torch.randn(B, T, H, generator=g), h))
+                   for B, T, H, h in shapes]
+    hint_split = ("view (B, T, H) as (B, T, heads, H/heads), then swap the T and heads axes: "
+                  "head j gets features j·d .. (j+1)·d - 1 of every token.")
+    run_cases("split_heads", split_heads, ref.split_heads, split_cases, hint=hint_split, atol=0.0)
+    merge_cases = [(f"(B={B}, heads={h}, T={T}, d={H // h})", (torch.randn(B, h, T, H // h, generator=g),))
+                   for B, T, H, h in shapes]
+    run_cases("merge_heads", merge_heads, ref.merge_heads, merge_cases, atol=0.0,
+              hint="undo split_heads: swap heads and T back, then reshape to (B, T, heads·d).")
+    x = torch.randn(2, 5, 12, generator=g)
+    problem = compare(merge_heads(split_heads(x, 4)), x, "merge_heads(split_heads(x, 4))", atol=0.0)
+    if problem:
+        raise CheckFailed(f"✗ split/merge round trip: {problem}.")
+    print("✓ merge_heads(split_heads(x, h)) == x")

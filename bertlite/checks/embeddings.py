@@ -1,3 +1,66 @@
-"""Checks for the embeddings lesson."""
+"""Checks for lesson 02 (embeddings)."""
 
-__all__ = []
+import torch
+
+from .. import embeddings as ref
+from ..config import BertConfig
+from . import CheckFailed, NotDoneYet, run_cases
+
+__all__ = ["check_bert_embeddings", "check_sinusoidal_positions"]
+
+
+def check_bert_embeddings(BertEmbeddings):
+    """Build the learner's class and the reference on the same small config, give the learner's
+    module the reference's weights, and compare their outputs on random ids and token types."""
+    config = BertConfig(vocab_size=50, hidden_size=16, num_attention_heads=2, max_position_embeddings=12,
+                        type_vocab_size=2, hidden_dropout_prob=0.1)
+    torch.manual_seed(0)
+    reference = ref.BertEmbeddings(config)
+    with torch.no_grad():  # a LayerNorm at identity would hide a missing or misplaced LayerNorm
+        reference.LayerNorm.weight.normal_(1.0, 0.2)
+        reference.LayerNorm.bias.normal_(0.0, 0.2)
+    learner = BertEmbeddings(config)
+    try:
+        learner.load_state_dict(reference.state_dict())
+    except RuntimeError as e:
+        raise CheckFailed(
+            f"✗ BertEmbeddings: the reference's weights do not load into your module ({e}). Keep the "
+            f"submodule names word_embeddings, position_embeddings, token_type_embeddings, LayerNorm, "
+            f"dropout and their sizes as in the cell.") from None
+
+    def run(module, train):
+        def forward(input_ids, token_type_ids):
+            module.train(train)
+            torch.manual_seed(1)  # the same dropout mask for both, if they do the same work
+            with torch.no_grad():
+                return module(input_ids, token_type_ids)
+        return forward
+
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for T in range(1, config.max_position_embeddings + 1):
+        ids = torch.randint(0, config.vocab_size, (2, T), generator=g)
+        types = torch.randint(0, config.type_vocab_size, (2, T), generator=g)
+        cases.append((f"batch 2, length {T}, random token types", (ids, types)))
+    ids = torch.randint(1, config.vocab_size, (3, 7), generator=g)
+    cases.append(("token_type_ids=None (all sentence A)", (ids, None)))
+    padded = ids.clone()
+    padded[:, 4:] = config.pad_token_id
+    cases.append(("padding at the end", (padded, torch.zeros_like(padded))))
+    cases.append(("one sequence, full length", (torch.randint(0, 50, (1, 12), generator=g), None)))
+    hint = ("x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids) + "
+            "position_embeddings(0, 1, ..., T-1); token_type_ids=None means all zeros; "
+            "return dropout(LayerNorm(x)).")
+    run_cases("BertEmbeddings (eval mode)", run(learner, False), run(reference, False), cases, hint=hint)
+    train_cases = [("training mode: dropout after LayerNorm", cases[6][1])]
+    run_cases("BertEmbeddings (training mode)", run(learner, True), run(reference, True), train_cases,
+              hint="in training, dropout comes last, after the LayerNorm, through self.dropout.")
+
+
+def check_sinusoidal_positions(sinusoidal_positions):
+    cases = [(f"num_positions={p}, dim={d}", (p, d)) for p, d in [(1, 2), (4, 2), (6, 4), (10, 8), (50, 16), (128, 64)]]
+    run_cases(
+        "sinusoidal_positions", sinusoidal_positions, ref.sinusoidal_positions, cases, atol=1e-4,
+        hint="w_i = 10000^(-2i/dim) for i = 0 .. dim/2-1; even columns 0, 2, 4, ... hold sin(p·w_i), "
+             "odd columns 1, 3, 5, ... hold cos(p·w_i); return float32 of shape (num_positions, dim).",
+    )

@@ -1,3 +1,103 @@
-"""Checks for the encoder lesson."""
+"""Checks for lesson 04 (the encoder).
 
-__all__ = []
+Each check builds bertlite's module and the learner's from the same config, copies the
+reference's weights into the learner's, and compares outputs on random inputs with padding
+masks: in eval mode, and in train mode with dropout p = 0 (which must compute the same)."""
+
+import torch
+
+from .. import encoder as ref
+from ..config import BertConfig
+from . import CheckFailed, run_cases
+
+__all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model"]
+
+CONFIGS = [
+    dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64),
+    dict(vocab_size=40, hidden_size=24, num_hidden_layers=3, num_attention_heads=4, intermediate_size=37,
+         max_position_embeddings=12),
+]
+
+
+def twins(name, learner_cls, config):
+    """The reference module and the learner's, holding the same weights."""
+    torch.manual_seed(0)
+    reference = getattr(ref, name)(config)
+    learner = learner_cls(config)
+    try:
+        learner.load_state_dict(reference.state_dict())
+    except RuntimeError as e:
+        raise CheckFailed(
+            f"✗ {name}: the check could not copy bertlite's weights into yours, so __init__ "
+            f"differs from the lesson's (the exercise is forward only). torch says: {e}") from None
+    return reference, learner
+
+
+def modes(config):
+    """(description, config, train?) for eval mode and for train mode without dropout."""
+    no_dropout = BertConfig(**{**config, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})
+    return [("eval mode", BertConfig(**config), False), ("train mode, dropout p=0", no_dropout, True)]
+
+
+def random_batch(config, B=3, T=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    T = min(T, config.max_position_embeddings)
+    ids = torch.randint(1, config.vocab_size, (B, T), generator=g)
+    token_type_ids = torch.randint(0, 2, (B, T), generator=g)
+    attention_mask = torch.ones(B, T, dtype=torch.long)
+    attention_mask[1, T - 2:] = 0  # two padding positions
+    attention_mask[2, 1:] = 0  # [CLS] alone
+    return ids, token_type_ids, attention_mask
+
+
+def run_twins(name, learner_cls, make_cases, hint):
+    """Every config, in both modes, in one run_cases call: each case carries its module pair."""
+    cases = []
+    for i, config in enumerate(CONFIGS):
+        for description, cfg, train in modes(config):
+            pair = twins(name, learner_cls, cfg)
+            for module in pair:
+                module.train(train)
+            cases += [(f"config {i + 1} (H={cfg.hidden_size}, heads={cfg.num_attention_heads}), {description}, {what}",
+                       (pair, *args)) for what, args in make_cases(cfg)]
+    run_cases(f"{name}.forward", lambda pair, *args: pair[1](*args), lambda pair, *args: pair[0](*args),
+              cases, hint=hint, atol=1e-5)
+
+
+def check_bert_layer(BertLayer):
+    def cases(cfg):
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(3, 7, cfg.hidden_size, generator=g)  # (B, T, H)
+        attention_mask = random_batch(cfg)[2]
+        return [("no mask", (x,)), ("padding mask", (x, ref.padding_mask(attention_mask)))]
+
+    run_twins(
+        "BertLayer", BertLayer, cases,
+        hint="post-LN: x = attention_norm(x + dropout(attention(x, mask))), then "
+             "output_norm(x + dropout(feed_forward(x))). Add first, then normalise.",
+    )
+
+
+def check_bert_pooler(BertPooler):
+    def cases(cfg):
+        g = torch.Generator().manual_seed(2)
+        return [(f"sequence_output of shape (2, {T}, H)", (torch.randn(2, T, cfg.hidden_size, generator=g),))
+                for T in (1, 5)]
+
+    run_twins(
+        "BertPooler", BertPooler, cases,
+        hint="take the first ([CLS]) position, sequence_output[:, 0] of shape (B, H), then dense, then tanh.",
+    )
+
+
+def check_bert_model(BertModel):
+    def cases(cfg):
+        ids, token_type_ids, attention_mask = random_batch(cfg)
+        return [("input_ids only", (ids,)),
+                ("token types and a padding mask", (ids, token_type_ids, attention_mask))]
+
+    run_twins(
+        "BertModel", BertModel, cases,
+        hint="embeddings -> padding_mask(attention_mask, x.dtype) (None if no mask) -> every "
+             "layer in turn -> return (x, self.pooler(x)).",
+    )

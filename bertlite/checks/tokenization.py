@@ -5,12 +5,27 @@ import random
 from .. import tokenization as ref
 from . import run_cases
 
-__all__ = ["check_basic_tokenize", "check_wordpiece"]
+__all__ = ["check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair"]
 
 EDGE_TEXTS = [
     "", "   ", "Hello, World!", "Don't stop.", "Café naïve RÉSUMÉ", "中文 and text",
     "tab\there, new\nline", "zero\u200bwidth and \x00 NUL", "$1,000.50 (approx.)", "Ω≈ç √ ∫",
 ]
+
+
+def check_split_on_punctuation(split_on_punctuation):
+    rng = random.Random(0)
+    words = ["", "hello", "don't!", "...", "u.s.a.", "$1,000", "(approx)", "a-b-c", "«quoted»",
+             "¿qué?", "c++", "x", "!", "e=mc^2", "50%off", "中"]
+    alphabet = "abc123.,!'-$()¿« "
+    cases = [(repr(w), (w,)) for w in words]
+    cases += [(f"random word {i}", ("".join(rng.choice(alphabet) for _ in range(12)).replace(" ", ""),))
+              for i in range(20)]
+    run_cases(
+        "split_on_punctuation", split_on_punctuation, ref.split_on_punctuation, cases,
+        hint="walk the characters: a punctuation character (is_punctuation) ends the current "
+             "piece and is a piece of its own; never emit an empty piece.",
+    )
 
 
 def check_basic_tokenize(basic_tokenize):
@@ -34,4 +49,29 @@ def check_wordpiece(wordpiece):
         "wordpiece", wordpiece, ref.wordpiece, cases,
         hint="take the longest prefix in the vocabulary; later pieces start with '##'; if any "
              "part cannot be matched, the whole word is ['[UNK]'].",
+    )
+
+
+def check_truncate_pair(truncate_pair):
+    rng = random.Random(0)
+    cases = [
+        ("fits already", ([1, 2], [3], 5)),
+        ("a is longer", ([1, 2, 3, 4, 5], [6], 4)),
+        ("b is longer", ([1], [2, 3, 4, 5, 6], 4)),
+        ("a tie at the start: a loses the token", ([1, 2, 3], [4, 5, 6], 5)),
+        ("a was longer, then a tie: b loses the token", ([1, 2, 3, 4], [5, 6, 7], 5)),
+        ("b was longer, then a tie: a loses the token", ([1, 2], [3, 4, 5, 6], 3)),
+        ("no pair (b is None)", ([1, 2, 3, 4], None, 2)),
+        ("empty b", ([1, 2, 3], [], 1)),
+        ("budget 0", ([1, 2], [3, 4], 0)),
+    ]
+    for i in range(20):
+        a = list(range(rng.randint(0, 12)))
+        b = None if i % 5 == 0 else list(range(100, 100 + rng.randint(0, 12)))
+        cases.append((f"random {len(a)}+{len(b or [])} tokens", (a, b, rng.randint(0, 16))))
+    run_cases(
+        "truncate_pair", truncate_pair, ref.truncate_pair, cases,
+        hint="while the two are too long together, pop the last token of the longer one; on a tie "
+             "pop from the one that was shorter at the start (a if they started equal; if b is None, "
+             "always from a). Return (a, b), with b still None if it was.",
     )
