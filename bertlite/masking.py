@@ -29,9 +29,13 @@ def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,
 
     chosen = (rand() < mlm_probability) & ~special  # (B, T)
     if max_predictions is not None:
-        # keep the first max_predictions chosen positions of each row (a random subset,
-        # since the positions were drawn at random)
-        chosen &= chosen.cumsum(dim=-1) <= max_predictions
+        if max_predictions < 1:
+            raise ValueError(f"max_predictions={max_predictions} must be at least 1 (BERT uses 20 at length 128), or None.")
+        # keep max_predictions chosen positions of each row, picked at random (the first ones
+        # would favour the start of the sequence): rank the chosen by a random score
+        score = torch.where(chosen, rand(), torch.full_like(chosen, 2.0, dtype=torch.float))
+        rank = score.argsort(dim=-1).argsort(dim=-1)  # (B, T): 0 for the smallest score
+        chosen &= rank < max_predictions
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
 
     # One draw splits the chosen tokens 80 / 10 / 10.

@@ -197,7 +197,7 @@ class WordPieceTokenizer:
         truncation=True trims the longer side, one token at a time, until the pair fits
         max_length; without it, an input that does not fit is an error, never cut silently.
         padding: False, True / "longest" (to the longest in the batch) or "max_length".
-        return_tensors="pt" gives torch tensors."""
+        return_tensors="pt" gives torch tensors of shape (batch, T), also for a single text."""
         batched = isinstance(text, (list, tuple))
         texts = list(text) if batched else [text]
         pairs = list(text_pair) if batched and text_pair is not None else [text_pair] * len(texts)
@@ -220,8 +220,8 @@ class WordPieceTokenizer:
             out = {k: torch.tensor(v) for k, v in out.items()}
         elif return_tensors is not None:
             raise ValueError(f"return_tensors={return_tensors!r}: only 'pt' or None are supported.")
-        if not batched:
-            out = {k: v[0] for k, v in out.items()}
+        if not batched and return_tensors is None:
+            out = {k: v[0] for k, v in out.items()}  # lists for one text; tensors stay (1, T)
         return out
 
     def _encode_one(self, text, text_pair, max_length, truncation):

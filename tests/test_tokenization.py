@@ -229,3 +229,12 @@ def test_other_bad_arguments(vocab_file):
         tok(["a", "b"], ["c"])
     with pytest.raises(ValueError, match="'pt'"):
         tok("a", return_tensors="np")
+
+
+def test_single_text_tensors_keep_the_batch_axis(tmp_path):
+    """As in transformers: return_tensors="pt" gives (1, T) for one text, ready for a model."""
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat"]) + "\n")
+    enc = WordPieceTokenizer(vocab)("the cat", return_tensors="pt")
+    assert enc["input_ids"].tolist() == [[2, 5, 6, 3]]
+    assert enc["attention_mask"].shape == enc["token_type_ids"].shape == (1, 4)

@@ -1,3 +1,82 @@
-"""Checks for the masking lesson."""
+"""Checks for lesson 05 (masked language model)."""
 
-__all__ = []
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..heads import IGNORE_INDEX
+from . import CheckFailed, NotDoneYet, run_cases
+
+__all__ = ["check_mask_tokens", "check_mlm_loss"]
+
+
+def _fail(what, hint):
+    raise CheckFailed(f"✗ mask_tokens: {what}\n  hint: {hint}")
+
+
+def check_mask_tokens(mask_tokens):
+    """Masking is random, so the learner's draws need not match ours one for one: check the
+    properties instead, over about 100k tokens."""
+    V, MASK, B, T = 500, 4, 800, 128
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, V, (B, T), generator=g)
+    ids[:, 0], ids[:, -1] = 2, 3  # [CLS] ... [SEP]
+    ids[::2, 100:] = 0  # every other row is padded
+    special = (ids == 0) | (ids == 2) | (ids == 3)
+    before = ids.clone()
+    try:
+        masked, labels = mask_tokens(ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
+    except NotImplementedError as e:
+        raise NotDoneYet(f"mask_tokens is not written yet ({e}). Fill in the exercise, run its cell, then this check.") from None
+    if not torch.equal(ids, before):
+        _fail("it changed input_ids in place.", "work on a copy (torch.where returns a new tensor).")
+    if masked.shape != ids.shape or labels.shape != ids.shape:
+        _fail(f"it returned shapes {tuple(masked.shape)} and {tuple(labels.shape)}, expected {(B, T)} twice.",
+              "return (masked_input_ids, labels), both shaped like input_ids.")
+    chosen = labels != IGNORE_INDEX
+    if (chosen & special).any():
+        _fail("a special token ([CLS], [SEP] or [PAD]) was chosen.", "choose only where special_tokens_mask is False.")
+    if not torch.equal(labels[chosen], ids[chosen]):
+        _fail("a label is not the original id of its token.", "labels = the original input_ids at chosen positions.")
+    if not torch.equal(masked[~chosen], ids[~chosen]):
+        _fail("a token that was not chosen was changed.", "only chosen positions are corrupted.")
+    n, candidates = int(chosen.sum()), int((~special).sum())
+    rates = {"chosen": (n, candidates, 0.15), "[MASK]": (int((masked[chosen] == MASK).sum()), n, 0.8),
+             "unchanged": (int((masked[chosen] == ids[chosen]).sum()), n, 0.1 + 0.1 / V)}
+    for name, (k, total, p) in rates.items():
+        if abs(k - total * p) > 5 * math.sqrt(total * p * (1 - p)):
+            _fail(f"{name} rate is {k / total:.3f} over {total} tokens, expected {p:.3f}.",
+                  "choose with probability mlm_probability; then 80% [MASK], 10% random, 10% unchanged.")
+    again = mask_tokens(ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
+    if not (torch.equal(again[0], masked) and torch.equal(again[1], labels)):
+        _fail("the same seeded generator gave a different result.", "pass generator= to every torch.rand / torch.randint.")
+    for bad in (0.0, 1.0):
+        try:
+            mask_tokens(ids, special, V, MASK, bad)
+        except ValueError:
+            continue
+        _fail(f"mlm_probability={bad} did not raise ValueError.", "check 0 < mlm_probability < 1 first.")
+    print(f"✓ mask_tokens: specials safe, labels exact, rates {n / candidates:.3f} chosen and "
+          f"{rates['[MASK]'][0] / n:.2f} [MASK] over {candidates} tokens, seeded runs repeat.")
+
+
+def _reference_mlm_loss(logits, labels):
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def check_mlm_loss(mlm_loss):
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for B, T, V in [(1, 4, 7), (2, 5, 11), (3, 16, 50)]:
+        logits = torch.randn(B, T, V, generator=g) * 3
+        labels = torch.randint(V, (B, T), generator=g)
+        labels[torch.rand(B, T, generator=g) < 0.6] = IGNORE_INDEX
+        labels[0, 0] = 1  # at least one chosen position
+        cases.append((f"B={B}, T={T}, V={V}", (logits, labels)))
+    big = torch.zeros(1, 3, 5)
+    big[0, :, 0] = 1000.0  # a naive exp() overflows here
+    cases.append(("huge logits", (big, torch.tensor([[0, 1, -100]]))))
+    run_cases("mlm_loss", mlm_loss, _reference_mlm_loss, cases,
+              hint="log p = logits - logsumexp(logits); average -log p[label] over the positions "
+                   "whose label is not -100 only.")

