@@ -10,6 +10,7 @@ in (`load_encoder`), and so do Hugging Face's task checkpoints (`bertlite.load_h
 """
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 import torch
@@ -18,6 +19,7 @@ from torch import nn
 
 from .encoder import BertModel, init_weights
 from .heads import IGNORE_INDEX
+from .pretraining import warmup_linear
 
 
 @dataclass
@@ -283,9 +285,8 @@ def fine_tune(model, data, steps, lr=1e-4, batch_size=32, warmup=0.1, weight_dec
     model.bert.requires_grad_(not freeze_encoder)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    warm = max(1, int(warmup * steps))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(  # lesson 07's warmup, then linear decay
+        optimizer, partial(warmup_linear, warmup_steps=round(warmup * steps), total_steps=steps))
     history, batches = [], minibatches(data, batch_size, seed)
     for step in tqdm(range(1, steps + 1), desc="fine-tuning", disable=not progress, leave=False):
         batch = {k: v.to(device) for k, v in next(batches).items()}
