@@ -63,6 +63,7 @@ def make_lesson(solution: nbformat.NotebookNode, name: str) -> nbformat.Notebook
         tags = cell.metadata.get("tags", [])
         if "exercise-check" in tags and "raises-exception" not in tags:
             cell.metadata["tags"] = tags + ["raises-exception"]
+    lesson.metadata.pop("widgets", None)  # progress bars' saved state: output, not content
     lesson.nbformat, lesson.nbformat_minor = 4, 4  # 4.4: cells without ids, stable to diff
     return lesson
 
@@ -79,6 +80,7 @@ def execute(solution_path: Path):
     nb = nbformat.read(solution_path, as_version=4)
     NotebookClient(nb, timeout=1200, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(solution_path.parent)}}).execute()
+    nb.metadata.pop("widgets", None)  # progress bars' widget state: large, and differs every run
     nbformat.write(nb, solution_path)
 
 

@@ -59,6 +59,17 @@ def compare(got, expected, what, atol=1e-5):
     return None
 
 
+def copy_weights(reference, learner, name, hint):
+    """Load the reference module's weights into the learner's, so both compute with the same
+    numbers; if they do not fit, say which names the learner's module must keep."""
+    try:
+        learner.load_state_dict(reference.state_dict())
+    except RuntimeError as e:
+        raise CheckFailed(f"✗ {name}: bertlite's weights do not load into your module. {hint} "
+                          f"torch says: {e}") from None
+    return learner
+
+
 def run_cases(name, learner_fn, reference_fn, cases, hint="", atol=1e-5):
     """cases: list of (description, args tuple). Raises CheckFailed on the first mismatch."""
     for description, args in cases:

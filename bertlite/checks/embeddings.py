@@ -4,7 +4,7 @@ import torch
 
 from .. import embeddings as ref
 from ..config import BertConfig
-from . import CheckFailed, NotDoneYet, run_cases
+from . import copy_weights, run_cases
 
 __all__ = ["check_bert_embeddings", "check_sinusoidal_positions"]
 
@@ -19,14 +19,9 @@ def check_bert_embeddings(BertEmbeddings):
     with torch.no_grad():  # a LayerNorm at identity would hide a missing or misplaced LayerNorm
         reference.LayerNorm.weight.normal_(1.0, 0.2)
         reference.LayerNorm.bias.normal_(0.0, 0.2)
-    learner = BertEmbeddings(config)
-    try:
-        learner.load_state_dict(reference.state_dict())
-    except RuntimeError as e:
-        raise CheckFailed(
-            f"✗ BertEmbeddings: the reference's weights do not load into your module ({e}). Keep the "
-            f"submodule names word_embeddings, position_embeddings, token_type_embeddings, LayerNorm, "
-            f"dropout and their sizes as in the cell.") from None
+    learner = copy_weights(reference, BertEmbeddings(config), "BertEmbeddings",
+                           "Keep the submodule names word_embeddings, position_embeddings, "
+                           "token_type_embeddings, LayerNorm, dropout and their sizes as in the cell.")
 
     def run(module, train):
         def forward(input_ids, token_type_ids):

@@ -8,7 +8,7 @@ import torch
 
 from .. import encoder as ref
 from ..config import BertConfig
-from . import CheckFailed, run_cases
+from . import copy_weights, run_cases
 
 __all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model"]
 
@@ -23,13 +23,8 @@ def twins(name, learner_cls, config):
     """The reference module and the learner's, holding the same weights."""
     torch.manual_seed(0)
     reference = getattr(ref, name)(config)
-    learner = learner_cls(config)
-    try:
-        learner.load_state_dict(reference.state_dict())
-    except RuntimeError as e:
-        raise CheckFailed(
-            f"✗ {name}: the check could not copy bertlite's weights into yours, so __init__ "
-            f"differs from the lesson's (the exercise is forward only). torch says: {e}") from None
+    learner = copy_weights(reference, learner_cls(config), name,
+                           "Your __init__ differs from the lesson's: the exercise is forward only.")
     return reference, learner
 
 
