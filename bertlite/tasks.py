@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import re
 import string
@@ -38,6 +37,7 @@ import torch
 
 from .heads import IGNORE_INDEX
 from .tokenization import cache_dir, is_punctuation
+from .utils import atomic_write
 
 HELD_OUT_DOCUMENTS = 10  # the last 10 addresses (2014-2026)
 
@@ -161,7 +161,7 @@ def load_movie_reviews():
     if cached.exists():
         return [RatedSentence(**r) for r in json.loads(cached.read_text(encoding="utf-8"))]
     reviews = read_movie_reviews(download_vader_sdist())
-    _write_atomic(cached, json.dumps([asdict(r) for r in reviews]))
+    atomic_write(cached, json.dumps([asdict(r) for r in reviews]))
     return reviews
 
 
@@ -313,7 +313,7 @@ def write_squad_sample(path):
                                 "answers": [{"text": a, "answer_start": c.index(a)}]}
                                for k, (q, a) in enumerate(qas)]}
         for i, (c, qas) in enumerate(paragraphs)]}]}
-    _write_atomic(Path(path), json.dumps(data, indent=1))
+    atomic_write(Path(path), json.dumps(data, indent=1))
     return Path(path)
 
 
@@ -332,7 +332,7 @@ def _download(url, name):
         except OSError as e:
             print(f"could not download {url} ({e}); skipped. Run it online once to cache it in {path}.")
             return None
-        _write_atomic(path, data)
+        atomic_write(path, data)
     return path
 
 
@@ -353,16 +353,6 @@ def load_sst2():
             rows = z.read(f"SST-2/{split}.tsv").decode("utf-8").splitlines()[1:]  # header: sentence \t label
             splits[split] = [TextExample(s, int(l)) for s, l in (r.rsplit("\t", 1) for r in rows)]
     return splits
-
-
-def _write_atomic(path, content):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.tmp")
-    if isinstance(content, bytes):
-        tmp.write_bytes(content)
-    else:
-        tmp.write_text(content, encoding="utf-8")
-    tmp.replace(path)
 
 
 # --- turning examples into tensors -----------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Small helpers every lesson uses: picking a device and seeding."""
+"""Small helpers every lesson uses: picking a device, seeding, writing files safely."""
 
+import os
 import random
+from pathlib import Path
 
 import torch
 
@@ -21,3 +23,17 @@ def seed_everything(seed=0):
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds CUDA
     return torch.Generator().manual_seed(seed)
+
+
+def atomic_write(path, content):
+    """Write text or bytes to `path` through a temporary file and a rename, so a crash never
+    leaves a half-written file under the final name. Returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    else:
+        tmp.write_text(content, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
