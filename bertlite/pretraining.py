@@ -9,6 +9,10 @@
 (lesson 10) runs it on a GPU or several. Because the batch of step s depends only on the seed
 and s, a run stopped at any step and resumed from its checkpoint ends exactly where an
 uninterrupted run ends.
+
+The data (the diagram's first two lines) lives in pretraining_data.py, the checkpoints in
+checkpoints.py; this module imports their names too, so `from bertlite.pretraining import ...`
+finds every piece of the pipeline.
 """
 
 from __future__ import annotations
@@ -18,25 +22,25 @@ import hashlib
 import json
 import math
 import os
-import random
 import signal
 import time
-import urllib.request
-import zipfile
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
+from .checkpoints import (RUNTIME_FIELDS, atomic_save, check_resumable, checkpoint_path,  # noqa: F401
+                          latest_checkpoint, load_checkpoint, rng_states, set_rng_states)
 from .config import BertConfig
-from .data import Document, load_corpus, corpus_tokenizer, paragraphs_of
+from .data import corpus_tokenizer
 from .heads import IGNORE_INDEX, BertForPreTraining
-from .masking import mask_tokens
-from .nsp import PairExample, make_nsp_examples
-from .tokenization import WordPieceTokenizer, basic_tokenize, cache_dir, wordpiece
+from .pretraining_data import (WIKITEXT103_URLS, PretrainingDataset, StepBatches,  # noqa: F401
+                               cached_dataset, collate, derived_seed, load_pretraining_corpus,
+                               load_wikitext103, tokenize_documents)
+from .tokenization import WordPieceTokenizer, cache_dir
 from .utils import atomic_write, pick_device, seed_everything
 
 LESSON07_STEPS = 600  # lesson 07's CPU budget: about a minute for the tiny model on 2 cores
@@ -72,214 +76,7 @@ class PretrainConfig:
                                       hidden_dropout_prob=self.dropout, attention_probs_dropout_prob=self.dropout)
 
 
-# Fields that may differ between a run and its resumption.
-RUNTIME_FIELDS = ("device", "compile", "log_every", "save_every", "out")
-
-
-# --- 1. the data: tokenize once, cache the NSP pairs ------------------------------------------
-
-def load_pretraining_corpus(source="sotu"):
-    """load_corpus, plus "wikitext103" (downloaded once into the cache when online)."""
-    if source == "wikitext103":
-        return load_wikitext103()
-    return load_corpus(source)
-
-
-WIKITEXT103_URLS = [
-    "https://wikitext.smerity.com/wikitext-103-raw-v1.zip",
-    "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-raw-v1.zip",
-]
-
-
-def load_wikitext103():
-    """WikiText-103 (Merity et al. 2016, 28k Wikipedia articles, 103M words, CC BY-SA): one
-    Document per article. Tokenizing it in pure Python takes about an hour, once."""
-    path = cache_dir() / "data" / "wikitext-103-raw" / "wiki.train.raw"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        zip_path = path.parent / "wikitext-103-raw-v1.zip"
-        for url in WIKITEXT103_URLS:
-            try:
-                print(f"downloading WikiText-103 (190 MB) from {url} ...")
-                tmp = zip_path.with_suffix(".part")
-                urllib.request.urlretrieve(url, tmp)
-                os.replace(tmp, zip_path)
-                break
-            except OSError as e:
-                print(f"  failed: {e}")
-        else:
-            raise ConnectionError(
-                f"could not download WikiText-103 (offline?). Tried {', '.join(WIKITEXT103_URLS)}. "
-                f"Download wikitext-103-raw-v1.zip yourself and unzip wiki.train.raw to {path}, "
-                f"or pass --corpus with your own text files (the default, sotu, needs no network).")
-        with zipfile.ZipFile(zip_path) as z:
-            atomic_write(path, z.read("wikitext-103-raw/wiki.train.raw"))
-        zip_path.unlink()
-    docs, title, lines = [], None, []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("= ") and stripped.endswith(" =") and not stripped.startswith("= ="):
-            if title and lines:  # " = Title = " starts an article; "= = Section = =" does not
-                docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
-            title, lines = stripped.strip("= "), []
-        elif stripped and not stripped.startswith("="):
-            lines.append(stripped)
-    if title and lines:
-        docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
-    return docs
-
-
-def tokenize_documents(docs, tokenizer, progress=True):
-    """Documents -> for each, a list of sentences, each a list of token ids (no specials).
-    The same ids as tokenizer.tokenize, but each distinct word goes through WordPiece once.
-    (Text such as "[MASK]" in a corpus stays plain text here, never a special token.)"""
-    from tqdm.auto import tqdm
-
-    pieces = {}  # word -> its ids: a corpus repeats few words many times
-    out = []
-    for doc in tqdm(docs, desc="tokenizing", unit="doc", disable=not progress):
-        sentences = []
-        for sentence in doc.sentences:
-            ids = []
-            for word in basic_tokenize(sentence, tokenizer.do_lower_case):
-                if word not in pieces:
-                    pieces[word] = tokenizer.convert_tokens_to_ids(wordpiece(word, tokenizer.vocab))
-                ids += pieces[word]
-            if ids:
-                sentences.append(ids)
-        out.append(sentences)
-    return out
-
-
-class PretrainingDataset(Dataset):
-    """NSP pairs, item i a PairExample. Stored as three flat tensors rather than as
-    millions of small Python lists, so a big corpus fits in memory and saves in one piece."""
-
-    def __init__(self, input_ids, token_type_ids, offsets, nsp_labels):
-        self.input_ids, self.token_type_ids = input_ids, token_type_ids  # (total tokens,)
-        self.offsets, self.nsp_labels = offsets, nsp_labels  # (N + 1,), (N,)
-
-    @classmethod
-    def from_examples(cls, examples):
-        lengths = torch.tensor([len(e.input_ids) for e in examples], dtype=torch.long)
-        return cls(
-            torch.tensor([t for e in examples for t in e.input_ids], dtype=torch.int32),
-            torch.tensor([t for e in examples for t in e.token_type_ids], dtype=torch.int8),
-            torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]),
-            torch.tensor([e.nsp_label for e in examples], dtype=torch.int8),
-        )
-
-    def __len__(self):
-        return len(self.nsp_labels)
-
-    def __getitem__(self, i):
-        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
-        return PairExample(self.input_ids[a:b].tolist(), self.token_type_ids[a:b].tolist(),
-                           int(self.nsp_labels[i]))
-
-    def state_dict(self):
-        return {"input_ids": self.input_ids, "token_type_ids": self.token_type_ids,
-                "offsets": self.offsets, "nsp_labels": self.nsp_labels}
-
-
-def cached_dataset(docs, tokenizer, max_length=128, seed=0, nsp_probability=0.5, progress=True):
-    """Tokenize `docs` and build their NSP pairs once; later calls read them from the cache,
-    keyed by the corpus text, the vocabulary, max_length, seed and nsp_probability."""
-    h = hashlib.sha256()
-    for d in docs:
-        h.update(d.text.encode("utf-8"))
-        h.update(b"\0")
-    h.update(Path(tokenizer.vocab_file).read_bytes())
-    h.update(f"{max_length}-{seed}-{nsp_probability}-{tokenizer.do_lower_case}".encode())
-    path = cache_dir() / "data" / f"nsp-{h.hexdigest()[:16]}.pt"
-    if path.exists():
-        return PretrainingDataset(**torch.load(path, weights_only=True))
-    examples = make_nsp_examples(
-        tokenize_documents(docs, tokenizer, progress), max_length, tokenizer.cls_token_id,
-        tokenizer.sep_token_id, random.Random(seed), nsp_probability)
-    dataset = PretrainingDataset.from_examples(examples)
-    atomic_save(dataset.state_dict(), path)
-    return dataset
-
-
-def atomic_save(obj, path):
-    """torch.save to a temporary file, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-# --- 2. batches: pad, mask, label ---------------------------------------------------------------
-
-def collate(examples, tokenizer, mlm_probability=0.15, generator=None):
-    """A list of PairExamples -> a batch of (B, T) tensors, T the longest example:
-    input_ids (masked), token_type_ids, attention_mask, mlm_labels, and nsp_labels (B,)."""
-    T = max(len(e.input_ids) for e in examples)
-    pad = lambda seq: seq + [0] * (T - len(seq))  # noqa: E731
-    input_ids = torch.tensor([pad(e.input_ids) for e in examples])  # (B, T), 0 = [PAD] for now
-    attention_mask = torch.tensor([pad([1] * len(e.input_ids)) for e in examples])  # 1 = real token
-    input_ids[attention_mask == 0] = tokenizer.pad_token_id
-    special = ((input_ids == tokenizer.cls_token_id) | (input_ids == tokenizer.sep_token_id)
-               | (attention_mask == 0))  # never chosen for masking
-    masked, mlm_labels = mask_tokens(input_ids, special, tokenizer.vocab_size, tokenizer.mask_token_id,
-                                     mlm_probability, generator)
-    return {
-        "input_ids": masked,
-        "token_type_ids": torch.tensor([pad(e.token_type_ids) for e in examples]),
-        "attention_mask": attention_mask,
-        "mlm_labels": mlm_labels,
-        "nsp_labels": torch.tensor([e.nsp_label for e in examples]),
-    }
-
-
-def derived_seed(*parts):
-    """A 63-bit seed from a few numbers and names, e.g. (seed, "mask", step, rank)."""
-    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
-
-
-class StepBatches(Dataset):
-    """Item s is the batch of training step s, for this process.
-
-    Each epoch visits the examples in a fresh order, drawn from (seed, epoch); masking draws
-    from (seed, step, rank). So a batch depends on nothing but (seed, step): a resumed run
-    sees exactly the batches an uninterrupted run would. Under DistributedDataParallel the
-    step's global batch of batch_size × world_size examples is dealt out to the ranks."""
-
-    def __init__(self, dataset, tokenizer, batch_size, seed=0, mlm_probability=0.15,
-                 rank=0, world_size=1, steps=None):
-        global_batch = batch_size * world_size
-        if len(dataset) < global_batch:
-            raise ValueError(
-                f"the corpus gives {len(dataset)} sequences, fewer than one batch of {global_batch} "
-                f"(batch_size={batch_size} × {world_size} processes). Use a smaller --batch-size or "
-                f"--seq-len, or a bigger corpus.")
-        self.dataset, self.tokenizer, self.seed = dataset, tokenizer, seed
-        self.batch_size, self.rank, self.world_size = batch_size, rank, world_size
-        self.mlm_probability, self.steps = mlm_probability, steps
-        self.batches_per_epoch = len(dataset) // global_batch  # the remainder waits for the next epoch
-        self._order = (None, None)  # (epoch, permutation), kept between calls
-
-    def __len__(self):
-        return self.steps if self.steps is not None else self.batches_per_epoch
-
-    def indices(self, step):
-        epoch, j = divmod(step, self.batches_per_epoch)
-        if self._order[0] != epoch:
-            g = torch.Generator().manual_seed(derived_seed(self.seed, "order", epoch))
-            self._order = (epoch, torch.randperm(len(self.dataset), generator=g))
-        global_batch = self.batch_size * self.world_size
-        chosen = self._order[1][j * global_batch:(j + 1) * global_batch]
-        return chosen[self.rank::self.world_size].tolist()
-
-    def __getitem__(self, step):
-        g = torch.Generator().manual_seed(derived_seed(self.seed, "mask", step, self.rank))
-        examples = [self.dataset[i] for i in self.indices(step)]
-        return collate(examples, self.tokenizer, self.mlm_probability, g)
-
-
-# --- 3. the optimizer and the schedule ------------------------------------------------------------
+# --- 1. the optimizer and the schedule ------------------------------------------------------------
 
 def param_groups(model, weight_decay=0.01):
     """AdamW's two groups: weight decay pulls weights towards 0, which makes sense for
@@ -313,7 +110,7 @@ def make_optimizer(model, cfg, device):
     return optimizer, scheduler
 
 
-# --- 4. speed accounting: FLOPs and MFU ---------------------------------------------------------
+# --- 2. speed accounting: FLOPs and MFU ---------------------------------------------------------
 
 def flops_per_token(config, seq_len, mlm_fraction=1.0):
     """Training FLOPs per token: 6 per weight in a matrix multiply (2 forward, 4 backward),
@@ -341,46 +138,7 @@ def peak_flops(device):
     return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
 
 
-# --- 5. checkpoints -------------------------------------------------------------------------
-
-def rng_states():
-    return {"python": random.getstate(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
-def set_rng_states(states):
-    random.setstate(states["python"])
-    torch.set_rng_state(states["torch"])
-    if states["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def checkpoint_path(out, step):
-    return Path(out) / f"checkpoint-{step:07d}.pt"
-
-
-def latest_checkpoint(out):
-    found = sorted(Path(out).glob("checkpoint-*.pt")) if out else []
-    return found[-1] if found else None
-
-
-def load_checkpoint(path):
-    """A checkpoint holds only tensors, numbers, strings and containers of them, so it loads
-    with weights_only=True: nothing in the file can run code."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def check_resumable(saved, cfg, path):
-    theirs = {k: v for k, v in saved.items() if k not in RUNTIME_FIELDS}
-    ours = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
-    diff = [f"{k}: checkpoint {theirs.get(k)!r}, now {ours.get(k)!r}" for k in sorted(ours)
-            if theirs.get(k) != ours.get(k)]
-    if diff:
-        raise ValueError(f"--resume: {path} was written by a run with a different config ("
-                         + "; ".join(diff) + "). Resume with the same settings, or use a new --out.")
-
-
-# --- 6. the training loop --------------------------------------------------------------------
+# --- 3. the training loop --------------------------------------------------------------------
 
 def world():
     """(rank, world_size): (0, 1) unless launched by torchrun."""
@@ -621,7 +379,7 @@ def write_metrics(path, metrics):
     atomic_write(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
-# --- 7. the whole pipeline: corpus -> trained model ----------------------------------------------
+# --- 4. the whole pipeline: corpus -> trained model ----------------------------------------------
 
 def prepare(cfg, progress=True):
     """corpus, tokenizer, dataset and model for cfg (the model seeded with cfg.seed)."""

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from bertlite import pretraining as pt
+from bertlite import pretraining_data
 from bertlite.heads import IGNORE_INDEX
 from bertlite.nsp import PairExample
 
@@ -89,7 +90,7 @@ def test_cached_dataset_reuses_the_file(env, monkeypatch):
     docs = load_corpus(env["cfg"].corpus)
     files = sorted((env["root"] / "cache" / "data").glob("nsp-*.pt"))
     assert len(files) == 1  # written by the fixture's prepare()
-    monkeypatch.setattr(pt, "make_nsp_examples", lambda *a, **k: pytest.fail("the cache was not used"))
+    monkeypatch.setattr(pretraining_data, "make_nsp_examples", lambda *a, **k: pytest.fail("the cache was not used"))
     again = pt.cached_dataset(docs, env["tokenizer"], env["cfg"].seq_len, env["cfg"].seed, progress=False)
     assert torch.equal(again.input_ids, env["dataset"].input_ids)
     with pytest.raises(pytest.fail.Exception):  # another max_length is another cache entry
