@@ -60,6 +60,8 @@ def build_parser():
     t.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate of AdamW (default {d.lr:g})")
     t.add_argument("--warmup", type=float, default=d.warmup,
                    help=f"fraction of the steps for linear warmup, then linear decay to 0 (default {d.warmup})")
+    t.add_argument("--held-out", type=float, default=d.held_out,
+                   help=f"fraction of the pairs kept out of training and scored at the end (default {d.held_out:g})")
     t.add_argument("--seed", type=int, default=d.seed, help=f"seeds the model, the data order and the masking (default {d.seed})")
     r = p.add_argument_group("running")
     r.add_argument("--out", default="runs/pretrain", help="folder for checkpoints, metrics and plots (default runs/pretrain)")
@@ -73,7 +75,7 @@ def build_parser():
 
 
 def pretrain_command(args):
-    from .pretraining import PretrainConfig, run_pretraining
+    from .pretraining import PretrainConfig, evaluate, held_out_batches, run_pretraining
 
     for name in ("steps", "batch_size", "seq_len", "log_every", "vocab_size"):
         if getattr(args, name) < 1:
@@ -82,9 +84,9 @@ def pretrain_command(args):
         preset=args.preset, corpus=args.corpus, vocab_size=args.vocab_size, steps=args.steps,
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, warmup=args.warmup,
         mlm_probability=args.mlm_probability, no_nsp=args.no_nsp, pre_ln=args.pre_ln, dropout=args.dropout,
-        sparse_mlm=not args.dense_mlm, seed=args.seed, device=args.device, compile=args.compile,
+        sparse_mlm=not args.dense_mlm, held_out=args.held_out, seed=args.seed, device=args.device, compile=args.compile,
         log_every=args.log_every, save_every=args.save_every, out=args.out)
-    model, _, history = run_pretraining(cfg, resume=args.resume)
+    model, tokenizer, history = run_pretraining(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
     last = history[-1] if history else {}
@@ -95,6 +97,12 @@ def pretrain_command(args):
     nsp = "" if last.get("nsp_acc") is None else f", NSP accuracy {last['nsp_acc']:.3f}"
     print(f"done: {cfg.steps} steps, loss {last.get('loss', float('nan')):.3f}, "
           f"MLM accuracy {last.get('mlm_acc', float('nan')):.3f}{nsp}. Wrote {cfg.out}/")
+    batches = held_out_batches(tokenizer, cfg)
+    if batches is not None:
+        m = evaluate(model, batches, range(len(batches)))
+        nsp = "" if m["nsp_acc"] is None else f", NSP accuracy {m['nsp_acc']:.3f}"
+        print(f"held out ({len(batches.dataset)} pairs never trained on): loss {m['loss']:.3f}, "
+              f"MLM accuracy {m['mlm_acc']:.3f}{nsp}")
     return 0
 
 

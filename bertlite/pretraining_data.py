@@ -130,6 +130,10 @@ class PretrainingDataset(Dataset):
         return PairExample(self.input_ids[a:b].tolist(), self.token_type_ids[a:b].tolist(),
                            int(self.nsp_labels[i]))
 
+    def select(self, indices):
+        """A new PretrainingDataset holding the pairs at `indices`, in that order."""
+        return PretrainingDataset.from_examples([self[i] for i in indices])
+
     def state_dict(self):
         return {"input_ids": self.input_ids, "token_type_ids": self.token_type_ids,
                 "offsets": self.offsets, "nsp_labels": self.nsp_labels}
@@ -153,6 +157,17 @@ def cached_dataset(docs, tokenizer, max_length=128, seed=0, nsp_probability=0.5,
     dataset = PretrainingDataset.from_examples(examples)
     atomic_save(dataset.state_dict(), path)
     return dataset
+
+def split_held_out(dataset, fraction, seed=0):
+    """(train, held_out): a seeded random `fraction` of the pairs is kept out of training, so
+    that `evaluate` scores pairs the model never saw, however many epochs it trains."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"held_out={fraction} must be a fraction of the pairs in [0, 1), e.g. 0.05.")
+    g = torch.Generator().manual_seed(derived_seed(seed, "held out"))
+    order = torch.randperm(len(dataset), generator=g)
+    n = round(fraction * len(dataset))
+    return dataset.select(order[n:].sort().values.tolist()), dataset.select(order[:n].sort().values.tolist())
+
 
 # --- 2. batches: pad, mask, label ---------------------------------------------------------------
 

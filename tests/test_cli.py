@@ -51,6 +51,7 @@ def test_pretrain_tiny_writes_metrics_checkpoint_and_plots(setup):
     r = bertlite(env, "pretrain", "--preset", "tiny", "--steps", "3", "--log-every", "1", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr
     assert "done: 3 steps" in r.stdout
+    assert "held out (" in r.stdout and "never trained on" in r.stdout
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [1, 2, 3]
     for m in metrics:

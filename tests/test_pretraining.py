@@ -92,9 +92,28 @@ def test_cached_dataset_reuses_the_file(env, monkeypatch):
     assert len(files) == 1  # written by the fixture's prepare()
     monkeypatch.setattr(pretraining_data, "make_nsp_examples", lambda *a, **k: pytest.fail("the cache was not used"))
     again = pt.cached_dataset(docs, env["tokenizer"], env["cfg"].seq_len, env["cfg"].seed, progress=False)
-    assert torch.equal(again.input_ids, env["dataset"].input_ids)
+    train, _ = pt.split_held_out(again, env["cfg"].held_out, env["cfg"].seed)  # what prepare() trains on
+    assert torch.equal(train.input_ids, env["dataset"].input_ids)
     with pytest.raises(pytest.fail.Exception):  # another max_length is another cache entry
         pt.cached_dataset(docs, env["tokenizer"], 48, env["cfg"].seed, progress=False)
+
+
+def test_split_held_out_keeps_pairs_out_of_training(env):
+    from bertlite.data import load_corpus
+
+    full = pt.cached_dataset(load_corpus(env["cfg"].corpus), env["tokenizer"], env["cfg"].seq_len,
+                             env["cfg"].seed, progress=False)
+    train, held = pt.split_held_out(full, 0.1, seed=0)
+    assert len(held) == round(0.1 * len(full)) and len(train) + len(held) == len(full)
+    pairs = lambda ds: [tuple(ds[i].input_ids) + (ds[i].nsp_label,) for i in range(len(ds))]  # noqa: E731
+    assert sorted(pairs(train) + pairs(held)) == sorted(pairs(full))  # every pair lands on one side
+    again, _ = pt.split_held_out(full, 0.1, seed=0)
+    other, _ = pt.split_held_out(full, 0.1, seed=1)
+    assert torch.equal(again.input_ids, train.input_ids) and not torch.equal(other.input_ids, train.input_ids)
+    assert len(pt.split_held_out(full, 0.0)[1]) == 0
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="fraction"):
+            pt.split_held_out(full, bad)
 
 
 def test_step_batches_are_a_function_of_seed_and_step(env):
@@ -184,6 +203,11 @@ def test_interrupted_and_resumed_equals_uninterrupted(env):
     assert [m["loss"] for m in history] == [m["loss"] for m in straight]  # exactly, not approximately
     for a, b in zip(model.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
+    # resuming a finished run trains nothing: it reads the model and the history back
+    again, _, history = pt.run_pretraining(cfg, resume=True, progress=False)
+    assert again.stopped_at is None and [m["loss"] for m in history] == [m["loss"] for m in straight]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_nan_loss_stops_with_the_step(env, monkeypatch):
@@ -208,5 +232,5 @@ def test_clear_errors(env):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         run(env, "nothing", resume=True)
     run(env, "other", steps=2)
-    with pytest.raises(ValueError, match=r"different config \(lr: checkpoint 0.002, now 0.005\)"):
+    with pytest.raises(ValueError, match=r"different config \(lr: checkpoint 0.001, now 0.005\)"):
         run(env, "other", steps=2, lr=5e-3, resume=True)
