@@ -132,7 +132,14 @@ class PretrainingDataset(Dataset):
 
     def select(self, indices):
         """A new PretrainingDataset holding the pairs at `indices`, in that order."""
-        return PretrainingDataset.from_examples([self[i] for i in indices])
+        idx = torch.as_tensor(indices, dtype=torch.long)
+        starts, lengths = self.offsets[idx], self.offsets[idx + 1] - self.offsets[idx]
+        new_offsets = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)])
+        # token t of the new flat tensors is token (t - new start + old start) of the old ones
+        shift = torch.repeat_interleave(starts - new_offsets[:-1], lengths)
+        tokens = torch.arange(int(new_offsets[-1])) + shift
+        return PretrainingDataset(self.input_ids[tokens], self.token_type_ids[tokens], new_offsets,
+                                  self.nsp_labels[idx])
 
     def state_dict(self):
         return {"input_ids": self.input_ids, "token_type_ids": self.token_type_ids,
