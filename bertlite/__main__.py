@@ -86,7 +86,7 @@ def pretrain_command(args):
         mlm_probability=args.mlm_probability, no_nsp=args.no_nsp, pre_ln=args.pre_ln, dropout=args.dropout,
         sparse_mlm=not args.dense_mlm, held_out=args.held_out, seed=args.seed, device=args.device, compile=args.compile,
         log_every=args.log_every, save_every=args.save_every, out=args.out)
-    model, tokenizer, history = run_pretraining(cfg, resume=args.resume)
+    model, _, history = run_pretraining(cfg, resume=args.resume)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
     last = history[-1] if history else {}
@@ -97,7 +97,7 @@ def pretrain_command(args):
     nsp = "" if last.get("nsp_acc") is None else f", NSP accuracy {last['nsp_acc']:.3f}"
     print(f"done: {cfg.steps} steps, loss {last.get('loss', float('nan')):.3f}, "
           f"MLM accuracy {last.get('mlm_acc', float('nan')):.3f}{nsp}. Wrote {cfg.out}/")
-    batches = held_out_batches(tokenizer, cfg)
+    batches = held_out_batches(cfg)
     if batches is not None:
         m = evaluate(model, batches, range(len(batches)))
         nsp = "" if m["nsp_acc"] is None else f", NSP accuracy {m['nsp_acc']:.3f}"

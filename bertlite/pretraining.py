@@ -368,13 +368,10 @@ def evaluate(model, batches, steps):
     return {k: m[k] for k in ("loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc")}
 
 
-def held_out_batches(tokenizer, cfg, batch_size=64):
+def held_out_batches(cfg, batch_size=64):
     """StepBatches over the pairs that split_held_out kept out of cfg's training run
     (None when cfg.held_out leaves no pairs)."""
-    docs = load_pretraining_corpus(cfg.corpus)
-    dataset = cached_dataset(docs, tokenizer, cfg.seq_len, cfg.seed,
-                             nsp_probability=0.0 if cfg.no_nsp else 0.5, progress=False)
-    _, held_out = split_held_out(dataset, cfg.held_out, cfg.seed)
+    tokenizer, _, held_out = pretraining_pairs(cfg, progress=False)
     if len(held_out) == 0:
         return None
     return StepBatches(held_out, tokenizer, min(batch_size, len(held_out)), cfg.seed, cfg.mlm_probability)
@@ -393,14 +390,20 @@ def write_metrics(path, metrics):
 
 # --- 4. the whole pipeline: corpus -> trained model ----------------------------------------------
 
-def prepare(cfg, progress=True):
-    """corpus, tokenizer, training pairs and model for cfg (the model seeded with cfg.seed)."""
-    BertConfig.from_preset(cfg.preset)  # an unknown preset fails here, before any work
+def pretraining_pairs(cfg, progress=True):
+    """(tokenizer, training pairs, held-out pairs) for cfg: the corpus's vocabulary and its
+    cached NSP pairs, split by split_held_out."""
     docs = load_pretraining_corpus(cfg.corpus)
     tokenizer = corpus_tokenizer(docs, cfg.vocab_size)
     dataset = cached_dataset(docs, tokenizer, cfg.seq_len, cfg.seed,
                              nsp_probability=0.0 if cfg.no_nsp else 0.5, progress=progress)
-    dataset, _ = split_held_out(dataset, cfg.held_out, cfg.seed)  # train on the rest
+    return (tokenizer, *split_held_out(dataset, cfg.held_out, cfg.seed))
+
+
+def prepare(cfg, progress=True):
+    """tokenizer, training pairs and model for cfg (the model seeded with cfg.seed)."""
+    BertConfig.from_preset(cfg.preset)  # an unknown preset fails here, before any work
+    tokenizer, dataset, _ = pretraining_pairs(cfg, progress)  # train on all but the held-out pairs
     seed_everything(cfg.seed)
     model = BertForPreTraining(cfg.model_config(tokenizer.vocab_size))
     return tokenizer, dataset, model
