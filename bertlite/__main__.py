@@ -1,6 +1,6 @@
 """The command line: `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
 
-    python -m bertlite pretrain --preset tiny --steps 600 --out runs/tiny
+    python -m bertlite pretrain --preset tiny --out runs/tiny
     python -m bertlite pretrain --preset mini --steps 20000 --batch-size 128 --out runs/mini --compile
     torchrun --nproc_per_node=4 -m bertlite pretrain --preset small --out runs/small
 """
@@ -12,13 +12,17 @@ import sys
 from .config import PRESETS
 
 EXAMPLES = """examples:
-  python -m bertlite pretrain --preset tiny --steps 600 --out runs/tiny        # lesson 07's run, ~1 min on a CPU
-  python -m bertlite pretrain --preset mini --steps 20000 --batch-size 128 --out runs/mini --compile
-  python -m bertlite pretrain --preset tiny --steps 600 --out runs/tiny --resume   # continue a stopped run
+  python -m bertlite pretrain --preset tiny --out runs/tiny          # lesson 07's run, about 4 min on 2 CPU cores
+  python -m bertlite pretrain --preset tiny --out runs/tiny --resume # continue it after Ctrl-C
+  python -m bertlite pretrain --preset tiny --out runs/tiny --overwrite --lr 5e-4   # delete it, start again
+  python -m bertlite pretrain --preset mini --steps 20000 --batch-size 128 --seq-len 128 --out runs/mini --compile
   torchrun --nproc_per_node=4 -m bertlite pretrain --preset small --out runs/small   # 4 GPUs (or CPU processes)
 
 Ctrl-C (or SIGTERM) saves a checkpoint at the current step and stops; --resume continues it.
-Writes OUT/metrics.jsonl, OUT/checkpoint-*.pt, OUT/vocab.txt, OUT/config.json, OUT/loss.png, OUT/accuracy.png.
+A folder holds one run: a second process is kept out by OUT/run.lock, and a fresh run into a
+folder that holds a run is refused unless you pass --overwrite.
+Writes OUT/metrics.jsonl, OUT/checkpoint-*.pt (the latest two), OUT/vocab.txt, OUT/config.json,
+OUT/loss.png, OUT/accuracy.png.
 """
 
 
@@ -69,6 +73,9 @@ def build_parser():
     r.add_argument("--save-every", type=int, default=d.save_every,
                    help="also save a checkpoint every K steps (default 0: only at the end and on Ctrl-C)")
     r.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    r.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in --out (checkpoints, metrics, plots) and start again; "
+                        "without it, a folder that holds a run is refused")
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda, then mps, then cpu)")
     r.add_argument("--compile", action="store_true", help="torch.compile the model (faster on GPUs after a warm-up)")
     return parser
@@ -77,16 +84,24 @@ def build_parser():
 def pretrain_command(args):
     from .pretraining import PretrainConfig, evaluate, held_out_batches, run_pretraining
 
-    for name in ("steps", "batch_size", "seq_len", "log_every", "vocab_size"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}.")
     cfg = PretrainConfig(
         preset=args.preset, corpus=args.corpus, vocab_size=args.vocab_size, steps=args.steps,
         batch_size=args.batch_size, seq_len=args.seq_len, lr=args.lr, warmup=args.warmup,
         mlm_probability=args.mlm_probability, no_nsp=args.no_nsp, pre_ln=args.pre_ln, dropout=args.dropout,
         sparse_mlm=not args.dense_mlm, held_out=args.held_out, seed=args.seed, device=args.device, compile=args.compile,
         log_every=args.log_every, save_every=args.save_every, out=args.out)
-    model, _, history = run_pretraining(cfg, resume=args.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"bertlite pretrain: the {cfg.preset} model on {cfg.corpus}, {cfg.steps} steps, into {cfg.out}"
+              f"{' (resuming)' if args.resume else ''}; preparing the data (cached after the first run) ...", flush=True)
+    try:
+        model, _, history = run_pretraining(cfg, resume=args.resume, overwrite=args.overwrite)
+    except KeyboardInterrupt:  # Ctrl-C before the loop, or a second Ctrl-C inside it
+        from .checkpoints import latest_checkpoint
+
+        last = latest_checkpoint(cfg.out) if os.path.isdir(cfg.out) else None
+        print(f"\nstopped at once, without saving. {f'The last checkpoint is {last}; continue with --resume.' if last else 'No checkpoint was written.'} "
+              f"Nothing else was written half-way (every write is atomic).", file=sys.stderr)
+        return 130
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports
         return 0
     last = history[-1] if history else {}
@@ -111,7 +126,7 @@ def main(argv=None):
     try:
         if args.command == "pretrain":
             return pretrain_command(args)
-    except (ValueError, FileNotFoundError, FloatingPointError, ConnectionError) as e:
+    except (ValueError, TypeError, OSError, FloatingPointError) as e:  # FileNotFoundError, ConnectionError are OSErrors
         print(f"bertlite {args.command}: error: {e}", file=sys.stderr)
         return 1
     return 0

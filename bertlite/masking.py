@@ -15,6 +15,7 @@ def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,
                 mlm_probability=0.15, generator=None, max_predictions=None):
     """input_ids: (B, T) long. special_tokens_mask: (B, T) bool, True where a token may never
     be chosen. Returns (masked_input_ids, labels), both new tensors.
+    Every sequence with a token that may be chosen gets at least one prediction.
     max_predictions (BERT's max_predictions_per_seq, off by default) caps the chosen tokens
     per sequence."""
     if not 0.0 < mlm_probability < 1.0:
@@ -28,6 +29,10 @@ def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,
     rand = lambda: torch.rand(input_ids.shape, generator=generator, device=input_ids.device)  # noqa: E731
 
     chosen = (rand() < mlm_probability) & ~special  # (B, T)
+    # At least one prediction per sequence, as BERT's max(1, round(n·p)): a short sequence that
+    # drew none gets one token, picked at random, so its MLM loss is never 0/0 = NaN.
+    pick = torch.where(special, -1.0, rand()).argmax(dim=-1, keepdim=True)  # (B, 1)
+    chosen |= ~chosen.any(dim=-1, keepdim=True) & ~special & torch.zeros_like(chosen).scatter(1, pick, True)
     if max_predictions is not None:
         if max_predictions < 1:
             raise ValueError(f"max_predictions={max_predictions} must be at least 1 (BERT uses 20 at length 128), or None.")

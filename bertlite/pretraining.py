@@ -17,6 +17,7 @@ finds every piece of the pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -32,11 +33,13 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from .checkpoints import (RUNTIME_FIELDS, atomic_save, check_resumable, checkpoint_path,  # noqa: F401
-                          latest_checkpoint, load_checkpoint, rng_states, set_rng_states)
+from .checkpoints import (RUNTIME_FIELDS, RunLock, atomic_save, check_resumable, check_run_folder,  # noqa: F401
+                          checkpoint_path, checkpoints_by_step, latest_checkpoint, load_checkpoint,
+                          load_latest_checkpoint, rng_states, set_rng_states)
 from .config import BertConfig
 from .data import corpus_tokenizer
 from .heads import IGNORE_INDEX, BertForPreTraining
+from .loading import check_weight_shapes
 from .pretraining_data import (WIKITEXT103_URLS, PretrainingDataset, StepBatches,  # noqa: F401
                                cached_dataset, collate, derived_seed, load_pretraining_corpus,
                                load_wikitext103, split_held_out, tokenize_documents)
@@ -71,6 +74,31 @@ class PretrainConfig:
     log_every: int = 10
     save_every: int = 0  # 0: only at the end
     out: str | None = None  # where checkpoints, metrics.jsonl and plots go
+
+    def __post_init__(self):
+        """Every value is checked here, before any data is read or any memory allocated."""
+        def bad(option, value, rule):
+            raise ValueError(f"--{option.replace('_', '-')} {value!r}: {rule}")
+
+        BertConfig.from_preset(self.preset)  # an unknown preset fails here, naming the presets
+        for name in ("steps", "batch_size", "vocab_size", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                bad(name, value, "must be a whole number of at least 1.")
+        if isinstance(self.save_every, bool) or not isinstance(self.save_every, int) or self.save_every < 0:
+            bad("save_every", self.save_every, "must be a whole number of steps, or 0 to save only at the end.")
+        max_positions = BertConfig.from_preset(self.preset).max_position_embeddings
+        if not isinstance(self.seq_len, int) or not 8 <= self.seq_len <= max_positions:
+            bad("seq_len", self.seq_len, f"must be between 8 and the model's max_position_embeddings "
+                                         f"({max_positions}): it has one learned position per token.")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and 0 < self.lr <= 1):
+            bad("lr", self.lr, "must be a finite learning rate in (0, 1]; BERT-Base used 1e-4, lesson 07 uses 1e-3.")
+        for name, lo, hi in (("warmup", 0, 1), ("dropout", 0, 1), ("held_out", 0, 1), ("weight_decay", 0, 1)):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and lo <= value < hi):
+                bad(name, value, f"must be a fraction in [{lo}, {hi}).")
+        if not (isinstance(self.mlm_probability, (int, float)) and 0 < self.mlm_probability < 1):
+            bad("mlm_probability", self.mlm_probability, "must be strictly between 0 and 1 (BERT: 0.15).")
 
     def model_config(self, vocab_size):
         return BertConfig.from_preset(self.preset, vocab_size=vocab_size, pre_layer_norm=self.pre_ln,
@@ -181,10 +209,11 @@ def training_step(model, batch, optimizer, scheduler, scaler, amp_dtype=None, sp
     return o
 
 
-def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True):
+def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, checkpoint=None):
     """Train `model` (a BertForPreTraining) on `batches` (a StepBatches) for cfg.steps steps.
     With cfg.out, writes metrics.jsonl and checkpoints there; resume=True continues from the
-    latest checkpoint. stop_at: stop (and save) after that step, as if interrupted.
+    latest checkpoint (or from `checkpoint`, a (path, state) pair already loaded and checked).
+    stop_at: stop (and save) after that step, as if interrupted.
     Returns the logged metrics, one dict per logged step."""
     from tqdm.auto import tqdm
 
@@ -205,13 +234,12 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True):
 
     out = Path(cfg.out) if cfg.out else None
     step, history = 0, []
+    fingerprint = batches.dataset.fingerprint()
+    last_good = None  # (step, path) of the newest checkpoint known to hold finite weights
     if resume:
-        path = latest_checkpoint(out)
-        if path is None:
-            raise FileNotFoundError(f"--resume: no checkpoint-*.pt in {out}. Start without --resume, "
-                                    f"or point --out at the folder of the run to continue.")
-        ckpt = load_checkpoint(path)
-        check_resumable(ckpt["config"], cfg, path)
+        path, ckpt = checkpoint if checkpoint is not None else find_resumable(cfg)
+        check_resumable(ckpt, cfg, path, fingerprint)
+        last_good = (ckpt["step"], path)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -233,19 +261,38 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True):
     if cfg.compile:
         train_model = torch.compile(train_model)
 
+    ours = [] if last_good is None else [last_good[1]]  # the only checkpoints this run may delete
+
     def save(step):
+        nonlocal last_good
+        bad = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+        if bad is not None:  # never write a checkpoint of a diverged run
+            raise FloatingPointError(diverged(f"the weight {bad} became non-finite at step {step}"))
         states = [None] * world_size
         if world_size > 1:
             dist.all_gather_object(states, rng_states())  # every rank's dropout stream
         else:
             states = [rng_states()]
         if rank == 0 and out:
+            # Keep the latest two: delete all but the newest of ours *before* writing, so two
+            # checkpoints need room for two, and a failed write still leaves the newest.
+            for old in ours[:-1]:
+                old.unlink(missing_ok=True)
+            del ours[:-1]
+            path = checkpoint_path(out, step)
             atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                          "rng": states, "step": step, "config": dataclasses.asdict(cfg),
-                         "model_config": model.config.to_dict()}, checkpoint_path(out, step))
-            for old in sorted(out.glob("checkpoint-*.pt"))[:-2]:  # keep the latest two
-                old.unlink()
+                         "model_config": model.config.to_dict(), "data_fingerprint": fingerprint}, path)
+            if path not in ours:
+                ours.append(path)
+            last_good = (step, path)
+
+    def diverged(what):
+        where = (f"The last good checkpoint is {last_good[1]} (step {last_good[0]}); nothing was saved after it."
+                 if last_good else "No checkpoint was written.")
+        return (f"{what}: training diverged. {where} Lower --lr (now {cfg.lr:g}) or lengthen --warmup and "
+                f"start again (--overwrite); with fp16, try bf16 or fp32.")
 
     # batch_size=None: the dataset already returns whole batches; its own generator keeps the
     # loader from drawing on torch's global RNG (the dropout stream a resumed run restores).
@@ -293,10 +340,8 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True):
                 stats = stats.tolist()
                 bad = next((i for i, s in enumerate(stats) if not math.isfinite(s[0])), None)
                 if bad is not None:
-                    raise FloatingPointError(
-                        f"the loss became {stats[bad][0]} at step {step - len(stats) + bad + 1}: training "
-                        f"diverged. Lower --lr (now {cfg.lr:g}) or lengthen the warmup; with fp16, try bf16 "
-                        f"or fp32. Checkpoints before that step are intact.")
+                    raise FloatingPointError(diverged(
+                        f"the loss became {stats[bad][0]} at step {step - len(stats) + bad + 1}"))
                 elapsed = time.perf_counter() - t0
                 m = window_metrics(stats, step, scheduler.get_last_lr()[0], tokens / elapsed)
                 if peak:
@@ -378,10 +423,22 @@ def held_out_batches(cfg, batch_size=64):
 
 
 def read_metrics(path):
+    """The metrics logged in `path`, one dict per line. A torn last line (the run was killed
+    mid-write, or the disk filled) is dropped with a message; a bad line elsewhere is an error."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    metrics = []
+    for i, line in enumerate(lines, 1):
+        try:
+            metrics.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines):
+                raise ValueError(f"{path}, line {i}, is not JSON: {line[:80]!r}. The file is damaged; "
+                                 f"delete that line (the checkpoints do not depend on it).") from None
+            print(f"bertlite: dropping the torn last line of {path} ({line[:40]!r}...).", flush=True)
+    return metrics
 
 
 def write_metrics(path, metrics):
@@ -402,40 +459,64 @@ def pretraining_pairs(cfg, progress=True):
 
 def prepare(cfg, progress=True):
     """tokenizer, training pairs and model for cfg (the model seeded with cfg.seed)."""
-    BertConfig.from_preset(cfg.preset)  # an unknown preset fails here, before any work
     tokenizer, dataset, _ = pretraining_pairs(cfg, progress)  # train on all but the held-out pairs
     seed_everything(cfg.seed)
     model = BertForPreTraining(cfg.model_config(tokenizer.vocab_size))
     return tokenizer, dataset, model
 
 
-def run_pretraining(cfg, resume=False, stop_at=None, progress=True):
+def find_resumable(cfg):
+    """(path, checkpoint) to resume cfg's run from, checked against cfg; falls back from a
+    damaged newest checkpoint to the one before it."""
+    path, ckpt = load_latest_checkpoint(cfg.out)
+    if path is None:
+        raise FileNotFoundError(f"--resume: no checkpoint-*.pt in {cfg.out} that loads. Start without "
+                                f"--resume, or point --out at the folder of the run to continue.")
+    check_resumable(ckpt, cfg, path)
+    return path, ckpt
+
+
+def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=False):
     """The whole job (what `python -m bertlite pretrain` runs): returns (model, tokenizer, history).
-    Under torchrun, each process calls it; rank 0 prepares the cached data first."""
+    A fresh run refuses a folder that holds a run, unless overwrite=True deletes that run first.
+    Everything --resume checks (config, training pairs, vocabulary) is checked before anything
+    is written. Under torchrun, each process calls it; rank 0 prepares the cached data first."""
+    if cfg.out is None:
+        raise ValueError("run_pretraining needs cfg.out, the folder for checkpoints and metrics.")
+    pick_device(cfg.device)  # an unknown or absent device fails now, before any work
     launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if launched and not dist.is_initialized():
         backend = "nccl" if pick_device(cfg.device).type == "cuda" else "gloo"
         dist.init_process_group(backend)
     rank, world_size = world()
-    if cfg.out is None:
-        raise ValueError("run_pretraining needs cfg.out, the folder for checkpoints and metrics.")
+    out = Path(cfg.out)
     try:
-        if rank != 0:
-            dist.barrier()  # let rank 0 learn the vocabulary and tokenize, then read its cache
-        tokenizer, dataset, model = prepare(cfg, progress=progress and rank == 0)
-        if rank == 0 and world_size > 1:
-            dist.barrier()
-        out = Path(cfg.out)
-        if rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "vocab.txt").write_text(Path(tokenizer.vocab_file).read_text(encoding="utf-8"), encoding="utf-8")
-            (out / "config.json").write_text(json.dumps(model.config.to_dict(), indent=2))
-        batches = StepBatches(dataset, tokenizer, cfg.batch_size, cfg.seed, cfg.mlm_probability,
-                              rank, world_size, steps=cfg.steps)
-        history = pretrain(model, batches, cfg, resume=resume, stop_at=stop_at, progress=progress)
-        if rank == 0 and history:
-            plot_metrics(history, out)
-        return model, tokenizer, history
+        with RunLock(out) if rank == 0 else contextlib.nullcontext():
+            checkpoint = None
+            if rank == 0:
+                check_run_folder(out, resume, overwrite)
+                checkpoint = find_resumable(cfg) if resume else None
+            if rank != 0:
+                dist.barrier()  # let rank 0 check the folder, learn the vocabulary and tokenize
+            tokenizer, dataset, model = prepare(cfg, progress=progress and rank == 0)
+            if rank == 0 and world_size > 1:
+                dist.barrier()
+            vocab = Path(tokenizer.vocab_file).read_text(encoding="utf-8")
+            if rank == 0 and checkpoint is not None:
+                check_resumable(checkpoint[1], cfg, checkpoint[0], dataset.fingerprint())
+                if (out / "vocab.txt").exists() and (out / "vocab.txt").read_text(encoding="utf-8") != vocab:
+                    raise ValueError(f"--resume: {out / 'vocab.txt'} is not the vocabulary this corpus gives now. "
+                                     f"Restore the corpus as it was, or start a new run in another --out.")
+            if rank == 0:
+                atomic_write(out / "vocab.txt", vocab)
+                atomic_write(out / "config.json", json.dumps(model.config.to_dict(), indent=2))
+            batches = StepBatches(dataset, tokenizer, cfg.batch_size, cfg.seed, cfg.mlm_probability,
+                                  rank, world_size, steps=cfg.steps)
+            history = pretrain(model, batches, cfg, resume=resume, stop_at=stop_at, progress=progress,
+                               checkpoint=checkpoint)
+            if rank == 0 and history:
+                plot_metrics(history, out)
+            return model, tokenizer, history
     finally:
         if launched and dist.is_initialized():
             dist.destroy_process_group()
@@ -473,8 +554,8 @@ def cached_pretrained_model(preset="tiny", steps=LESSON07_STEPS, seed=0, progres
     cfg.out = str(pretrained_dir(cfg))
     path = checkpoint_path(cfg.out, steps)
     if not path.exists():
-        model, tokenizer, _ = run_pretraining(cfg, resume=latest_checkpoint(cfg.out) is not None,
-                                              progress=progress)
+        resume = latest_checkpoint(cfg.out) is not None  # a stopped run continues; else start clean
+        model, tokenizer, _ = run_pretraining(cfg, resume=resume, overwrite=not resume, progress=progress)
         if model.stopped_at is not None:
             raise KeyboardInterrupt(f"pre-training stopped at step {model.stopped_at}; call again to resume.")
         model.to("cpu")
@@ -484,10 +565,15 @@ def cached_pretrained_model(preset="tiny", steps=LESSON07_STEPS, seed=0, progres
 
 def load_pretrained(out):
     """(model, tokenizer) from a run's folder: its last checkpoint and its vocab.txt."""
-    path = latest_checkpoint(out)
+    path, ckpt = load_latest_checkpoint(out)
     if path is None:
-        raise FileNotFoundError(f"no checkpoint-*.pt in {out}: pre-train first (python -m bertlite pretrain --out {out}).")
-    ckpt = load_checkpoint(path)
-    model = BertForPreTraining(BertConfig.from_dict(ckpt["model_config"]))
+        raise FileNotFoundError(f"no checkpoint-*.pt that loads in {out}: pre-train first "
+                                f"(python -m bertlite pretrain --out {out}).")
+    config = BertConfig.from_dict(ckpt["model_config"])  # validated before anything is allocated
+    try:
+        check_weight_shapes(config, ckpt["model"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    model = BertForPreTraining(config)
     model.load_state_dict(ckpt["model"])
     return model.eval(), WordPieceTokenizer(Path(out) / "vocab.txt")

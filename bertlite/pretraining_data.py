@@ -21,12 +21,11 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from .checkpoints import atomic_save
 from .data import Document, load_corpus, paragraphs_of
 from .masking import mask_tokens
 from .nsp import PairExample, make_nsp_examples
 from .tokenization import basic_tokenize, cache_dir, wordpiece
-from .utils import atomic_write
+from .utils import atomic_write, cache_entry_ok, load_tensors, write_checked
 
 
 # --- 1. the data: tokenize once, cache the NSP pairs ------------------------------------------
@@ -145,6 +144,14 @@ class PretrainingDataset(Dataset):
         return {"input_ids": self.input_ids, "token_type_ids": self.token_type_ids,
                 "offsets": self.offsets, "nsp_labels": self.nsp_labels}
 
+    def fingerprint(self):
+        """A short hash of every pair: a checkpoint records it, so a run never resumes on
+        other data (an edited corpus, another vocabulary)."""
+        h = hashlib.sha256()
+        for t in self.state_dict().values():
+            h.update(t.contiguous().numpy().tobytes())
+        return h.hexdigest()[:16]
+
 
 def cached_dataset(docs, tokenizer, max_length=128, seed=0, nsp_probability=0.5, progress=True):
     """Tokenize `docs` and build their NSP pairs once; later calls read them from the cache,
@@ -156,14 +163,15 @@ def cached_dataset(docs, tokenizer, max_length=128, seed=0, nsp_probability=0.5,
     h.update(Path(tokenizer.vocab_file).read_bytes())
     h.update(f"{max_length}-{seed}-{nsp_probability}-{tokenizer.do_lower_case}".encode())
     path = cache_dir() / "data" / f"nsp-{h.hexdigest()[:16]}.pt"
-    if path.exists():
-        return PretrainingDataset(**torch.load(path, weights_only=True))
+    if cache_entry_ok(path):  # a truncated or damaged entry is removed and rebuilt
+        return PretrainingDataset(**load_tensors(path, "cached pairs"))
     examples = make_nsp_examples(
         tokenize_documents(docs, tokenizer, progress), max_length, tokenizer.cls_token_id,
         tokenizer.sep_token_id, random.Random(seed), nsp_probability)
     dataset = PretrainingDataset.from_examples(examples)
-    atomic_save(dataset.state_dict(), path)
+    write_checked(path, lambda tmp: torch.save(dataset.state_dict(), tmp))
     return dataset
+
 
 def split_held_out(dataset, fraction, seed=0):
     """(train, held_out): a seeded random `fraction` of the pairs is kept out of training, so

@@ -48,6 +48,17 @@ def check_mask_tokens(mask_tokens):
         if abs(k - total * p) > 5 * math.sqrt(total * p * (1 - p)):
             _fail(f"{name} rate is {k / total:.3f} over {total} tokens, expected {p:.3f}.",
                   "choose with probability mlm_probability; then 80% [MASK], 10% random, 10% unchanged.")
+    short = torch.tensor([[2, 7, 8, 3]] * 400)  # [CLS] two words [SEP]: most rows draw nothing
+    _, short_labels = mask_tokens(short, (short == 2) | (short == 3), V, MASK, 0.15, torch.Generator().manual_seed(2))
+    empty = int(((short_labels != IGNORE_INDEX).sum(-1) == 0).sum())
+    if empty:
+        _fail(f"{empty} of 400 short sequences ([CLS] a b [SEP]) got no prediction: their MLM loss is 0/0 = NaN.",
+              "after choosing, give every row that chose nothing one of its candidates, picked at random.")
+    per_position = (short_labels != IGNORE_INDEX).sum(0)[1:3].tolist()
+    if min(per_position) < 120:
+        _fail(f"in 400 short sequences the two words were chosen {per_position[0]} and {per_position[1]} times: "
+              f"the extra prediction always goes to the same place.",
+              "pick the extra token at random among the row's candidates, not the first one.")
     again = mask_tokens(ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
     if not (torch.equal(again[0], masked) and torch.equal(again[1], labels)):
         _fail("the same seeded generator gave a different result.", "pass generator= to every torch.rand / torch.randint.")
