@@ -96,7 +96,18 @@ def check_inputs(config, input_ids, token_type_ids=None, attention_mask=None):
             f"input_ids has shape {tuple(input_ids.shape)}; expected (batch, seq_len). "
             f"For one sequence use input_ids[None] (or .unsqueeze(0))."
         )
+    for name, t in (("input_ids", input_ids), ("token_type_ids", token_type_ids)):
+        if t is not None and t.dtype not in (torch.long, torch.int):  # the index types nn.Embedding takes
+            raise TypeError(
+                f"{name} has dtype {t.dtype}, but ids index an embedding table and must be integers. "
+                f"Convert with {name}.long(), or take them from the tokenizer (return_tensors='pt')."
+            )
     T = input_ids.shape[1]
+    if T == 0:  # the pooler reads position 0, which an empty sequence lacks
+        raise ValueError(
+            f"input_ids has shape {tuple(input_ids.shape)}: sequences of length 0. Each needs at least "
+            f"its [CLS] token; encode the text with the tokenizer, which adds [CLS] and [SEP]."
+        )
     if T > config.max_position_embeddings:
         raise ValueError(
             f"sequence length {T} is longer than max_position_embeddings="
@@ -128,4 +139,13 @@ def check_inputs(config, input_ids, token_type_ids=None, attention_mask=None):
                     f"token_type_ids contains {lo if lo < 0 else hi}, outside [0, "
                     f"{config.type_vocab_size}) (type_vocab_size): use 0 for sentence A and 1 "
                     f"for sentence B."
+                )
+        if attention_mask is not None:
+            # padding_mask computes 1 - mask: any value but 0 or 1 (a 2, a NaN) would skew attention.
+            valid = (attention_mask == 0) | (attention_mask == 1)
+            if not valid.all():
+                raise ValueError(
+                    f"attention_mask contains {attention_mask[~valid][0].item()}; it must hold 1 for a "
+                    f"real token and 0 for padding (bool, int or float). Pass the tokenizer's "
+                    f"attention_mask, or (input_ids != pad_token_id).long()."
                 )

@@ -10,6 +10,8 @@ import warnings
 
 import torch
 
+from .config import BertConfig
+
 # (Hugging Face pattern, bertlite name), tried in order on each key without its "bert." prefix.
 HF_TO_BERTLITE = [
     (r"encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.attention.\2."),
@@ -29,6 +31,21 @@ HEAD_PREFIXES = ("mlm_head.", "nsp_head.", "classifier.", "qa_outputs.")
 # Keys that carry no learned weight: buffers of old checkpoints and the tied decoder weight,
 # which is the word-embedding matrix itself.
 NOT_WEIGHTS = re.compile(r"(^|\.)position_ids$|^cls\.predictions\.decoder\.weight$")
+# The shape of each weight, by bertlite name, as the config fields that size it; a bias has the
+# weight's first dimension. Task heads (classifier, qa_outputs) also depend on their number of
+# labels and are left to load_hf_state_dict.
+WEIGHT_SHAPES = [
+    (r"embeddings\.word_embeddings\.", ("vocab_size", "hidden_size")),
+    (r"embeddings\.position_embeddings\.", ("max_position_embeddings", "hidden_size")),
+    (r"embeddings\.token_type_embeddings\.", ("type_vocab_size", "hidden_size")),
+    (r"layers\.\d+\.intermediate\.", ("intermediate_size", "hidden_size")),  # H -> 4H
+    (r"layers\.\d+\.output\.", ("hidden_size", "intermediate_size")),  # 4H -> H
+    (r"mlm_head\.decoder\.", ("vocab_size", "hidden_size")),
+    (r"nsp_head\.", (2, "hidden_size")),
+    (r".*(LayerNorm|_norm)\.", ("hidden_size",)),
+    (r"layers\.\d+\.attention\.(query|key|value|dense)\.|pooler\.dense\.|mlm_head\.transform\.",
+     ("hidden_size", "hidden_size")),
+]
 
 
 def hf_to_bertlite_name(key: str) -> str:
@@ -40,6 +57,56 @@ def hf_to_bertlite_name(key: str) -> str:
         if n:
             break
     return key
+
+
+def check_weight_shapes(config, shapes):
+    """Check a checkpoint against a config before the model is built, so that a config.json that
+    does not describe the weights (vocab_size=50000000 beside a small checkpoint, say) fails
+    before allocating anything rather than after allocating gigabytes.
+
+    config: a BertConfig, or its dict. shapes: {name: shape} or a state dict {name: tensor},
+    under Hugging Face's names (with or without "bert.") or bertlite's. Every weight of the
+    backbone and the pre-training heads must have the shape the config gives it, the layers
+    must be exactly 0 to num_hidden_layers - 1, and every size in the config must be shown by
+    some tensor. Raises ValueError naming the first tensor (by its name in `shapes`) that does
+    not fit, its shape and the config's."""
+    if isinstance(config, dict):
+        config = BertConfig.from_dict(config)
+    layers, shown = set(), set()  # the layer numbers present; the config fields some shape confirms
+    for key, shape in shapes.items():
+        bare = key[len("bert."):] if key.startswith("bert.") else key
+        if NOT_WEIGHTS.search(bare):
+            continue
+        name = hf_to_bertlite_name(bare)
+        layer = re.match(r"layers\.(\d+)\.", name)
+        if layer:
+            if int(layer[1]) >= config.num_hidden_layers:
+                raise ValueError(f"tensor {key} belongs to layer {layer[1]}, but the config has "
+                                 f"num_hidden_layers={config.num_hidden_layers}: the config does not "
+                                 f"describe these weights. Use the config they were saved with.")
+            layers.add(int(layer[1]))
+        fields = next((fields for pattern, fields in WEIGHT_SHAPES if re.match(pattern, name)), None)
+        if fields is None:
+            continue  # a task head, or a name that load_hf_state_dict reports as unexpected
+        fields = fields[:1] if name.endswith("bias") else fields
+        expected = tuple(getattr(config, f) if isinstance(f, str) else f for f in fields)
+        shape = tuple(getattr(shape, "shape", shape))
+        if shape != expected:
+            sizes = ", ".join(f"{f}={getattr(config, f)}" for f in dict.fromkeys(fields) if isinstance(f, str))
+            raise ValueError(f"tensor {key} has shape {shape} in the checkpoint but {expected} in a model "
+                             f"of this config ({sizes}): the config does not describe these weights. "
+                             f"Use the config they were saved with.")
+        shown.update(f for f in fields if isinstance(f, str))
+    # A size no tensor confirms could be anything: num_hidden_layers=1000000 beside two layers'
+    # weights would allocate a million layers before load_hf_state_dict found them missing.
+    if len(layers) != config.num_hidden_layers:
+        raise ValueError(f"the checkpoint has {len(layers)} layers (tensors named encoder.layer.N.* or "
+                         f"layers.N.*) but the config has num_hidden_layers={config.num_hidden_layers}: the "
+                         f"config does not describe these weights. Use the config they were saved with.")
+    for field in ("vocab_size", "hidden_size", "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+        if field not in shown and (field != "intermediate_size" or config.num_hidden_layers):
+            raise ValueError(f"no tensor in the checkpoint has a shape that shows {field}="
+                             f"{getattr(config, field)}: is it a complete BERT checkpoint?")
 
 
 def load_hf_state_dict(model, state_dict, strict=True):

@@ -9,7 +9,8 @@ A Hugging Face BERT directory holds three files that matter:
 `from_pretrained` reads them into bertlite's own BertConfig, model and WordPieceTokenizer; the
 name translation lives in loading.py. Weights are read with safetensors or with
 torch.load(weights_only=True): a checkpoint is data, and a plain unpickle would run any code
-hidden in it.
+hidden in it. Their shapes are checked against config.json before the model is built, so a
+config.json that does not describe them fails before anything is allocated.
 """
 
 import json
@@ -20,8 +21,9 @@ import torch
 from .config import BertConfig
 from .encoder import BertModel
 from .heads import BertForPreTraining
-from .loading import load_hf_state_dict
+from .loading import check_weight_shapes, load_hf_state_dict
 from .tokenization import WordPieceTokenizer
+from .utils import load_tensors
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # tried in this order
 
@@ -38,12 +40,18 @@ def from_pretrained(path, model_class=None):
         raise FileNotFoundError(f"{path} is not a directory. Pass the folder that holds config.json, "
                                 f"the weights ({' or '.join(WEIGHT_FILES)}) and vocab.txt.")
     config = read_config(path / "config.json")
-    state_dict = read_weights(path)
-    if not any(k.endswith("embeddings.word_embeddings.weight") for k in state_dict):
+    file = weight_file(path)
+    # Every shape is checked against the config before the model is built: a config.json that
+    # says vocab_size=50000000 would otherwise allocate gigabytes, and only then fail. The header
+    # of a .safetensors file lists the shapes without reading a tensor; a .bin must be read whole.
+    weights = read_safetensors_shapes(file) if file.suffix == ".safetensors" else read_weights(file)
+    if not any(k.endswith("embeddings.word_embeddings.weight") for k in weights):
         raise ValueError(
             f"the weights in {path} are not a BERT checkpoint: there is no "
-            f"embeddings.word_embeddings.weight. Its first keys are: {', '.join(list(state_dict)[:5])}."
+            f"embeddings.word_embeddings.weight. Its first keys are: {', '.join(list(weights)[:5])}."
         )
+    check_weight_shapes(config, weights)
+    state_dict = read_weights(file) if file.suffix == ".safetensors" else weights
     check_tied_decoder(state_dict)
     if model_class is None:
         has_heads = any(k.startswith("cls.") for k in state_dict)
@@ -65,31 +73,57 @@ def read_config(file):
     if d.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError(f"{file} asks for position_embedding_type={d['position_embedding_type']!r}; "
                          f"bertlite implements BERT's learned absolute positions only.")
-    return BertConfig.from_dict(d)
-
-
-def read_weights(path):
-    """The state dict of the first weight file found, as {name: tensor} on the CPU."""
-    for name in WEIGHT_FILES:
-        file = path / name
-        if file.exists():
-            break
-    else:
-        present = ", ".join(sorted(p.name for p in path.iterdir())) or "nothing"
-        raise FileNotFoundError(f"{path} has no weights: expected {' or '.join(WEIGHT_FILES)}, found {present}. "
-                                f"(Sharded or TensorFlow-only checkpoints are not supported.)")
     try:
-        if name.endswith(".safetensors"):
-            from safetensors.torch import load_file  # installed with transformers
+        return BertConfig.from_dict(d)
+    except (TypeError, ValueError) as e:  # the message names the field; add which file holds it
+        raise type(e)(f"{file}: {e}") from None
 
-            return load_file(file, device="cpu")
-        state_dict = torch.load(file, map_location="cpu", weights_only=True)
-    except ImportError:
-        raise ImportError(f"reading {file} needs the safetensors package: pip install safetensors") from None
-    except Exception as e:  # a truncated or corrupt file fails deep inside the reader
-        raise ValueError(f"could not read the weights in {file} ({type(e).__name__}: {e}). "
-                         f"Is the file complete? A download cut short leaves a truncated file; "
+
+def weight_file(path):
+    """The first of WEIGHT_FILES that the directory holds."""
+    for name in WEIGHT_FILES:
+        if (path / name).exists():
+            return path / name
+    present = ", ".join(sorted(p.name for p in path.iterdir())) or "nothing"
+    raise FileNotFoundError(f"{path} has no weights: expected {' or '.join(WEIGHT_FILES)}, found {present}. "
+                            f"(Sharded or TensorFlow-only checkpoints are not supported.)")
+
+
+def read_safetensors_shapes(file):
+    """{name: shape} from a .safetensors header, reading no tensor. The file starts with the
+    header's length (8 bytes, little-endian), then the header: JSON {name: {dtype, shape,
+    data_offsets}}, plus an optional "__metadata__"."""
+    try:
+        with open(file, "rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            if not 2 <= length <= file.stat().st_size - 8:  # a length past the end would be read whole
+                raise ValueError(f"the header length {length} does not fit in the file")
+            header = json.loads(f.read(length))
+        shapes = {k: tuple(v["shape"]) for k, v in header.items() if k != "__metadata__"}
+        if not all(isinstance(d, int) and d >= 0 for shape in shapes.values() for d in shape):
+            raise ValueError("a shape is not a list of sizes")
+    except (ValueError, TypeError, KeyError, AttributeError) as e:  # JSON errors are ValueErrors too
+        raise ValueError(f"could not read the header of {file} ({type(e).__name__}: {e}). Is it a "
+                         f"complete .safetensors file? A download cut short leaves a truncated file; "
                          f"delete it and fetch it again.") from None
+    return shapes
+
+
+def read_weights(file):
+    """The state dict in a weight file, as {name: tensor} on the CPU."""
+    if file.suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file  # installed with transformers
+        except ImportError:
+            raise ImportError(f"reading {file} needs the safetensors package: pip install safetensors") from None
+        try:
+            return load_file(file, device="cpu")
+        except Exception as e:  # a truncated or corrupt file fails deep inside the reader
+            raise ValueError(f"could not read the weights in {file} ({type(e).__name__}: {e}). "
+                             f"Is the file complete? A download cut short leaves a truncated file; "
+                             f"delete it and fetch it again.") from None
+    # weights_only=True: a pickle that would run code is refused with a message, never run.
+    state_dict = load_tensors(file, "the weight file")
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise ValueError(f"{file} does not hold a state dict ({{name: tensor}}) but a {type(state_dict).__name__}.")
     return state_dict

@@ -288,6 +288,13 @@ def read_squad(path):
             for qa in paragraph["qas"]:
                 answers = [{"text": a["text"], "answer_start": int(a["answer_start"])} for a in qa.get("answers", [])]
                 for a in answers:
+                    # Checked first: Python would read a negative start from the end, and an
+                    # empty text matches at any offset, even one past the context.
+                    if not a["text"] or not 0 <= a["answer_start"] <= len(context) - len(a["text"]):
+                        raise ValueError(f"question {qa['id']}: the answer {a['text']!r} cannot start at "
+                                         f"answer_start={a['answer_start']}: a non-empty answer starts at "
+                                         f"an offset from 0 to {len(context) - len(a['text'])} in its context "
+                                         f"({len(context)} characters). Fix answer_start (or the text).")
                     found = context[a["answer_start"]:a["answer_start"] + len(a["text"])]
                     if found != a["text"]:
                         raise ValueError(f"question {qa['id']}: the answer {a['text']!r} is not at "
