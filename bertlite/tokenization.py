@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import unicodedata
 from pathlib import Path
 
 import torch
+
+from .data import read_utf8
+from .utils import atomic_write, cache_entry_ok, write_checked
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -119,11 +123,12 @@ def wordpiece(word, vocab, unk_token="[UNK]", max_chars=100):
 
 def load_vocab(vocab_file):
     """vocab.txt -> {token: id}; the id of a token is its line number."""
-    vocab = {}
-    with open(vocab_file, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            vocab[line.rstrip("\n")] = i
-    return vocab
+    lines = read_utf8(vocab_file, "vocab file").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no token
+    # Only "\n" ends a line: str.splitlines() would also split at characters such as U+2028,
+    # which are tokens in some vocabularies.
+    return {token: i for i, token in enumerate(lines)}
 
 
 class WordPieceTokenizer:
@@ -153,6 +158,9 @@ class WordPieceTokenizer:
         return len(self.vocab)
 
     def tokenize(self, text):
+        if not isinstance(text, str):  # None would silently give no tokens, 5 a deep TypeError
+            raise TypeError(f"got {repr(text)[:80]} ({type(text).__name__}): text must be a str, "
+                            f"or a list of str for a batch.")
         # Special tokens written in the text ("paris is [MASK].") stay whole and keep their case.
         tokens = []
         for chunk in _split_on_specials(text):
@@ -170,8 +178,17 @@ class WordPieceTokenizer:
 
     def convert_ids_to_tokens(self, ids):
         if isinstance(ids, int):
-            return self.ids_to_tokens[ids]
-        return [self.ids_to_tokens[int(i)] for i in ids]
+            return self._token_of(ids)
+        return [self._token_of(int(i)) for i in ids]
+
+    def _token_of(self, i):
+        if i not in self.ids_to_tokens:
+            raise ValueError(
+                f"id {i} is not in the vocabulary of {self.vocab_file}, whose {self.vocab_size} ids run "
+                f"from 0 to {self.vocab_size - 1}. Were the ids made with another vocabulary, or by a "
+                f"model whose vocab_size is not this tokenizer's?"
+            )
+        return self.ids_to_tokens[i]
 
     def decode(self, ids, skip_special_tokens=False):
         tokens = self.convert_ids_to_tokens(ids)
@@ -260,19 +277,14 @@ def truncate_pair(a, b, budget):
     return a, b
 
 
+# One pass over the text: the capture group makes re.split keep the special tokens it splits at.
+# (Searching the rest of the text again after each hit took minutes on a megabyte.)
+_SPECIALS = re.compile("(" + "|".join(map(re.escape, SPECIAL_TOKENS)) + ")")
+
+
 def _split_on_specials(text):
-    chunks, rest = [], text
-    while rest:
-        hits = [(rest.find(t), t) for t in SPECIAL_TOKENS if t in rest]
-        if not hits:
-            chunks.append(rest)
-            break
-        i, token = min(hits)
-        if i:
-            chunks.append(rest[:i])
-        chunks.append(token)
-        rest = rest[i + len(token):]
-    return chunks
+    """"a [MASK]." -> ["a ", "[MASK]", "."]; the empty strings re.split leaves are dropped."""
+    return [chunk for chunk in _SPECIALS.split(text) if chunk]
 
 
 # --- learning a vocabulary -------------------------------------------------------------------
@@ -296,9 +308,9 @@ def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
         with open(corpus_file, "w", encoding="utf-8") as f:
             for t in texts:
                 words = basic_tokenize(t, do_lower_case)
-                if words:
-                    f.write(" ".join(words) + "\n")
-                    seen.update(*words)
+                seen.update(*words)
+                for line in _sentencepiece_lines(words):
+                    f.write(line + "\n")
         if vocab_size < len(SPECIAL_TOKENS) + 2 * len(seen):
             raise ValueError(
                 f"vocab_size={vocab_size} is too small: this text has {len(seen)} distinct characters, "
@@ -309,6 +321,9 @@ def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
             vocab_size=vocab_size, character_coverage=1.0, split_digits=False,
             max_sentence_length=1 << 16, num_threads=os.cpu_count() or 1,
             hard_vocab_limit=False, minloglevel=2,
+            # basic_tokenize has normalized the text as BERT does; sentencepiece's default NFKC
+            # would turn "½" into "1⁄2", and "½" would then be [UNK].
+            normalization_rule_name="identity",
         )
         sp = spm.SentencePieceProcessor(model_file=str(Path(tmp) / "spm.model"))
         pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if not sp.is_control(i) and not sp.is_unknown(i)]
@@ -317,11 +332,29 @@ def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
     merged = [p[1:] if p.startswith("▁") else "##" + p for p in pieces if len(p.lstrip("▁")) > 1]
     vocab = list(dict.fromkeys(SPECIAL_TOKENS + singles + merged))[:vocab_size]
     path = Path(path) if path else Path(tempfile.mkdtemp()) / "vocab.txt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp_path.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tmp_path.replace(path)  # atomic: a half-written vocab.txt never exists
-    return path
+    return atomic_write(path, "\n".join(vocab) + "\n")  # a half-written vocab.txt never exists
+
+
+def _sentencepiece_lines(words, max_bytes=1 << 12):
+    """Pack words into lines of at most max_bytes bytes of UTF-8 for sentencepiece, which
+    silently skips every line over its max_sentence_length (64 KiB here), and with it every word
+    on it (with one line per document, that was half of the addresses' text). Cutting between
+    words loses nothing: its BPE never merges across a space."""
+    line, size = [], 0
+    for word in words:
+        # A word longer than a line (odd text only: WordPiece makes any word over 100 characters
+        # [UNK]) is cut into parts of max_bytes // 4 characters, at most 4 bytes each, so that
+        # its characters still reach the vocabulary.
+        for start in range(0, len(word), max_bytes // 4):
+            part = word[start:start + max_bytes // 4]
+            n = len(part.encode("utf-8")) + 1  # with the space before it
+            if line and size + n > max_bytes:
+                yield " ".join(line)
+                line, size = [], 0
+            line.append(part)
+            size += n
+    if line:
+        yield " ".join(line)
 
 
 def cache_dir():
@@ -333,13 +366,16 @@ def cache_dir():
 
 
 def cached_vocab(texts, vocab_size=8000, do_lower_case=True):
-    """learn_vocab, done once per (corpus, vocab_size): later calls read the cached file."""
+    """learn_vocab, done once per (corpus, vocab_size): later calls read the cached file, after
+    checking it against the checksum written beside it (a truncated file is learned again)."""
     h = hashlib.sha256()
     for t in texts:
         h.update(t.encode("utf-8"))
         h.update(b"\0")
-    key = f"{h.hexdigest()[:16]}-{vocab_size}{'' if do_lower_case else '-cased'}"
+    # v2: learn_vocab now sees every word of documents over 64 KB and keeps characters as WordPiece
+    # sees them (no NFKC), so a vocabulary cached by an older bertlite must not be reused.
+    key = f"v2-{h.hexdigest()[:16]}-{vocab_size}{'' if do_lower_case else '-cased'}"
     path = cache_dir() / "vocab" / f"vocab-{key}.txt"
-    if not path.exists():
-        learn_vocab(texts, vocab_size, path, do_lower_case)
+    if not cache_entry_ok(path):
+        write_checked(path, lambda tmp: learn_vocab(texts, vocab_size, tmp, do_lower_case))
     return path
