@@ -33,8 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
 from bertlite import BertConfig, BertForPreTraining, load_hf_state_dict  # noqa: E402
-from bertlite.heads import IGNORE_INDEX  # noqa: E402
-from bertlite.pretraining import flops_per_token  # noqa: E402
+from bertlite.masking import IGNORE_INDEX  # noqa: E402
+from bertlite.flops import flops_per_token  # noqa: E402
 
 # Dense bf16 tensor-core peaks in TFLOP/s (the vendors' data sheets, without sparsity).
 PEAK_BF16_TFLOPS = {

@@ -1,16 +1,20 @@
-"""bertlite: a small but real BERT, built one lesson at a time."""
+"""bertlite: a small but real BERT, built one lesson at a time.
 
-from .config import PRESETS, BertConfig
-from .encoder import BertModel
-from .heads import BertForPreTraining
-from .loading import load_hf_state_dict
-from .masking import mask_tokens
-from .tokenization import WordPieceTokenizer
-from .utils import pick_device, seed_everything
-# Each lesson's helper adds its public names below this line.
-from .nsp import PairExample, make_nsp_examples, pad_pairs
-from .pretrained import from_pretrained  # lesson 08
-from .sizing import approx_parameters, count_parameters  # lesson 08
-from .pretraining import PretrainConfig, cached_pretrained_model, pretrain, run_pretraining
-from .finetuning import (BertForMultipleChoice, BertForQuestionAnswering,  # lesson 09
+The names a learner reaches for first, each imported from the module that defines it (the
+lesson map in README.md says which lesson teaches which module).
+"""
+
+from .config import PRESETS, BertConfig  # noqa: F401
+from .encoder import BertModel  # noqa: F401
+from .finetuning import (BertForMultipleChoice, BertForQuestionAnswering,  # noqa: F401
                          BertForSequenceClassification, BertForTokenClassification, load_encoder)
+from .heads import BertForPreTraining  # noqa: F401
+from .loading import load_hf_state_dict  # noqa: F401
+from .masking import mask_tokens  # noqa: F401
+from .nsp import PairExample, make_nsp_examples, pad_pairs  # noqa: F401
+from .pretrained import from_pretrained  # noqa: F401
+from .pretraining import PretrainConfig, pretrain  # noqa: F401
+from .runs import cached_pretrained_model, lesson07_model, run_pretraining  # noqa: F401
+from .sizing import approx_parameters, count_parameters  # noqa: F401
+from .tokenization import WordPieceTokenizer  # noqa: F401
+from .utils import pick_device, seed_everything  # noqa: F401

@@ -15,6 +15,7 @@ ever deletes checkpoints it wrote itself.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import random
 import re
@@ -22,8 +23,13 @@ import socket
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
-from .utils import atomic_write, load_tensors
+from .cache import atomic_write, load_tensors
+from .config import BertConfig
+from .heads import BertForPreTraining
+from .loading import check_weight_shapes
+from .tokenization import WordPieceTokenizer
 
 
 # --- 1. writing and finding checkpoints --------------------------------------------------------
@@ -202,3 +208,104 @@ class RunLock:
         if self.created_folder and folder.exists() and not any(folder.iterdir()):
             folder.rmdir()  # a run refused before writing leaves nothing behind
         return False
+
+
+# --- 4. the layout: what a checkpoint holds, written and read back in one place -----------------
+
+class Checkpointer:
+    """Saves a run's checkpoints into `out` (None: saves nothing, as on ranks other than 0).
+    It keeps the latest two, deleting only checkpoints this run wrote (or resumed from), and
+    never writes one whose weights are not finite."""
+
+    def __init__(self, out, cfg, data_fingerprint):
+        self.out, self.cfg, self.fingerprint = out, cfg, data_fingerprint
+        self.ours = []  # the checkpoints this run may delete, oldest first
+        self.last_good = None  # (step, path) of the newest checkpoint known to hold finite weights
+
+    def resumed_from(self, path, step):
+        self.ours, self.last_good = [path], (step, path)
+
+    def save(self, step, model, optimizer, scheduler, scaler, world_size=1):
+        bad = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
+        if bad is not None:  # never write a checkpoint of a diverged run
+            raise FloatingPointError(self.diverged(f"the weight {bad} became non-finite at step {step}"))
+        states = [None] * world_size
+        if world_size > 1:
+            dist.all_gather_object(states, rng_states())  # every rank's dropout stream
+        else:
+            states = [rng_states()]
+        if self.out is None:
+            return
+        # Keep the latest two: delete all but the newest of ours *before* writing, so two
+        # checkpoints need room for two, and a failed write still leaves the newest.
+        for old in self.ours[:-1]:
+            old.unlink(missing_ok=True)
+        del self.ours[:-1]
+        path = checkpoint_path(self.out, step)
+        atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                     "rng": states, "step": step, "config": dataclasses.asdict(self.cfg),
+                     "model_config": model.config.to_dict(), "data_fingerprint": self.fingerprint}, path)
+        if path not in self.ours:
+            self.ours.append(path)
+        self.last_good = (step, path)
+
+    def diverged(self, what):
+        where = (f"The last good checkpoint is {self.last_good[1]} (step {self.last_good[0]}); nothing was "
+                 f"saved after it." if self.last_good else "No checkpoint was written.")
+        return (f"{what}: training diverged. {where} Lower --lr (now {self.cfg.lr:g}) or lengthen --warmup and "
+                f"start again (--overwrite); with fp16, try bf16 or fp32.")
+
+
+def restore_checkpoint(checkpoint, saver, model, optimizer, scheduler, scaler, rank=0):
+    """Put a run back where `checkpoint` (path, state) left it; returns its step."""
+    path, ckpt = checkpoint
+    check_resumable(ckpt, saver.cfg, path, saver.fingerprint)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    scaler.load_state_dict(ckpt["scaler"])
+    set_rng_states(ckpt["rng"][rank])
+    saver.resumed_from(path, ckpt["step"])
+    return ckpt["step"]
+
+
+def read_metrics(path):
+    """The metrics logged in `path`, one dict per line. A torn last line (the run was killed
+    mid-write, or the disk filled) is dropped with a message; a bad line elsewhere is an error."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    metrics = []
+    for i, line in enumerate(lines, 1):
+        try:
+            metrics.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i < len(lines):
+                raise ValueError(f"{path}, line {i}, is not JSON: {line[:80]!r}. The file is damaged; "
+                                 f"delete that line (the checkpoints do not depend on it).") from None
+            print(f"bertlite: dropping the torn last line of {path} ({line[:40]!r}...).", flush=True)
+    return metrics
+
+
+def write_metrics(path, metrics):
+    atomic_write(path, "".join(json.dumps(m) + "\n" for m in metrics))
+
+
+# --- 5. a trained model from a run folder ------------------------------------------------------
+
+def load_pretrained(out):
+    """(model, tokenizer) from a run's folder: its last checkpoint and its vocab.txt."""
+    path, ckpt = load_latest_checkpoint(out)
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint-*.pt that loads in {out}: pre-train first "
+                                f"(python -m bertlite pretrain --out {out}).")
+    config = BertConfig.from_dict(ckpt["model_config"])  # validated before anything is allocated
+    try:
+        check_weight_shapes(config, ckpt["model"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    model = BertForPreTraining(config)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), WordPieceTokenizer(Path(out) / "vocab.txt")

@@ -10,7 +10,6 @@ in (`load_encoder`), and so do Hugging Face's task checkpoints (`bertlite.load_h
 """
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Optional
 
 import torch
@@ -18,8 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoder import BertModel, init_weights
-from .heads import IGNORE_INDEX
-from .pretraining import warmup_linear
+from .masking import IGNORE_INDEX
 
 
 @dataclass
@@ -183,145 +181,3 @@ def load_encoder(head, encoder):
     weights = {k: v for k, v in encoder.state_dict().items() if k in ours or not k.startswith("pooler.")}
     head.bert.load_state_dict(weights, strict=True)  # any other missing or extra tensor is an error
     return head
-
-
-# --- token classification: one label per word, on its first sub-token ------------------------
-
-def align_labels(word_ids, word_labels, ignore_index=IGNORE_INDEX):
-    """word_ids: for each token, the index of the word it belongs to, or None ([CLS], [SEP],
-    padding). word_labels: one label per word. Returns one label per token: the word's label on
-    its first sub-token, ignore_index on its other sub-tokens and on special tokens."""
-    labels, previous = [], None
-    for w in word_ids:
-        if w is None or w == previous:
-            labels.append(ignore_index)
-        else:
-            labels.append(word_labels[w])
-        previous = w
-    return labels
-
-
-def encode_words(tokenizer, words, max_length=None):
-    """Encode pre-split words as [CLS] pieces... [SEP]. Returns (input_ids, word_ids), where
-    word_ids[i] is the word token i came from (None for [CLS] and [SEP]), the same as
-    Hugging Face's tokenizer(words, is_split_into_words=True).word_ids()."""
-    input_ids, word_ids = [tokenizer.cls_token_id], [None]
-    for i, word in enumerate(words):
-        pieces = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word))
-        if not pieces:
-            raise ValueError(f"word {i} ({word!r}) gives no tokens (only white space or control "
-                             f"characters?), so its label would be lost: drop it before encoding.")
-        input_ids += pieces
-        word_ids += [i] * len(pieces)
-    input_ids.append(tokenizer.sep_token_id)
-    word_ids.append(None)
-    if max_length is not None and len(input_ids) > max_length:
-        raise ValueError(f"{len(words)} words make {len(input_ids)} tokens, more than "
-                         f"max_length={max_length}; split the text into shorter pieces.")
-    return input_ids, word_ids
-
-
-def word_predictions(token_predictions, word_ids):
-    """Read one prediction per word back from its first sub-token (the inverse of align_labels)."""
-    out, previous = [], None
-    for p, w in zip(token_predictions, word_ids):
-        if w is not None and w != previous:
-            out.append(p)
-        previous = w
-    return out
-
-
-# --- question answering: from start/end scores to the best span --------------------------------
-
-def best_span(start_logits, end_logits, context_mask, max_answer_length=30):
-    """The span (start, end) with the highest start_logits[start] + end_logits[end] among the
-    valid ones: start <= end, end - start + 1 <= max_answer_length, both inside the context
-    (context_mask True), so never in the question or on [CLS], [SEP] or padding.
-    All three inputs are (T,). Ties go to the earliest start, then the earliest end.
-    Returns (start, end) as ints."""
-    T = start_logits.shape[0]
-    scores = start_logits[:, None] + end_logits[None, :]  # (T, T): row = start, column = end
-    s, e = torch.arange(T)[:, None], torch.arange(T)[None, :]
-    context = context_mask.bool()
-    valid = (e >= s) & (e - s < max_answer_length) & context[:, None] & context[None, :]
-    if not bool(valid.any()):
-        raise ValueError("no valid span: the context mask is empty (or max_answer_length < 1).")
-    best = int(scores.masked_fill(~valid, float("-inf")).argmax())  # row-major: first maximum wins
-    return best // T, best % T
-
-
-# --- a fine-tuning loop ---------------------------------------------------------------------------
-
-MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "labels", "start_positions", "end_positions")
-
-
-def trim(batch):
-    """Cut the padding columns that no row of this batch needs: a batch of short texts then
-    costs what short texts cost, whatever the longest text in the whole set."""
-    T = int(batch["attention_mask"].sum(1).max()) if "attention_mask" in batch else batch["input_ids"].shape[1]
-    return {k: v[:, :T] if k != "start_positions" and k != "end_positions" and v.dim() >= 2 else v
-            for k, v in batch.items()}
-
-
-def minibatches(data, batch_size, seed=0):
-    """Endless shuffled minibatches of a dict of (N, ...) tensors, one seeded epoch after another."""
-    n = len(data["input_ids"])
-    g = torch.Generator().manual_seed(seed)
-    while True:
-        for idx in torch.randperm(n, generator=g).split(batch_size):
-            yield trim({k: v[idx] for k, v in data.items() if k in MODEL_INPUTS})
-
-
-def fine_tune(model, data, steps, lr=1e-4, batch_size=32, warmup=0.1, weight_decay=0.01,
-              freeze_encoder=False, seed=0, device=None, eval_every=0, evaluate=None, progress=True):
-    """BERT's fine-tuning recipe: AdamW, linear warm-up then linear decay to 0, every weight
-    trained. freeze_encoder=True trains the head alone (the feature-based approach).
-    evaluate: an optional function model -> number, called every eval_every steps.
-    Returns the history: a list of dicts with step, loss and (when evaluated) score."""
-    from tqdm.auto import tqdm
-
-    device = device or next(model.parameters()).device
-    model.to(device).train()
-    model.bert.requires_grad_(not freeze_encoder)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(  # lesson 07's warmup, then linear decay
-        optimizer, partial(warmup_linear, warmup_steps=round(warmup * steps), total_steps=steps))
-    history, batches = [], minibatches(data, batch_size, seed)
-    for step in tqdm(range(1, steps + 1), desc="fine-tuning", disable=not progress, leave=False):
-        batch = {k: v.to(device) for k, v in next(batches).items()}
-        loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        schedule.step()
-        record = {"step": step, "loss": loss.item()}
-        if evaluate is not None and eval_every and (step % eval_every == 0 or step == steps):
-            model.eval()
-            record["score"] = evaluate(model)
-            model.train()
-        history.append(record)
-    model.bert.requires_grad_(True)
-    return history
-
-
-@torch.no_grad()
-def predict(model, data, batch_size=128):
-    """Run the model over a dict of tensors in eval mode; returns its logits on the CPU
-    ((start_logits, end_logits) for question answering)."""
-    model.eval()
-    device = next(model.parameters()).device
-    n, T, outputs = len(data["input_ids"]), data["input_ids"].shape[1], []
-    pad = lambda x: F.pad(x, (0, T - x.shape[1]), value=float("-inf"))  # noqa: E731 (back to (b, T))
-    for i in range(0, n, batch_size):
-        batch = trim({k: data[k][i:i + batch_size] for k in ("input_ids", "token_type_ids", "attention_mask") if k in data})
-        out = model(**{k: v.to(device) for k, v in batch.items()})
-        if hasattr(out, "start_logits"):
-            outputs.append((pad(out.start_logits.float().cpu()), pad(out.end_logits.float().cpu())))
-        else:
-            logits = out.logits.float().cpu()
-            outputs.append(logits if logits.dim() == 2 else F.pad(logits, (0, 0, 0, T - logits.shape[1])))
-    if isinstance(outputs[0], tuple):
-        return torch.cat([s for s, _ in outputs]), torch.cat([e for _, e in outputs])
-    return torch.cat(outputs)

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .encoder import BertModel, init_weights
+from .masking import IGNORE_INDEX
 
-IGNORE_INDEX = -100  # label of every position the MLM loss skips (PyTorch's default ignore_index)
 
 
 class BertLMPredictionHead(nn.Module):

@@ -8,7 +8,7 @@ time, and stays itself 10% of the time. The label is the original id at chosen p
 
 import torch
 
-from .heads import IGNORE_INDEX
+IGNORE_INDEX = -100  # the label of every position the MLM loss skips (PyTorch's default ignore_index)
 
 
 def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .tokenization import truncate_pair
+from .tokenization import pair_layout, truncate_pair
 
 IS_NEXT, NOT_NEXT = 0, 1  # Hugging Face's convention for next_sentence_label
 
@@ -24,13 +24,6 @@ class PairExample:
     input_ids: list[int]  # [CLS] A [SEP] B [SEP]
     token_type_ids: list[int]  # 0 for [CLS], A and the first [SEP]; 1 for B and the last [SEP]
     nsp_label: int  # 0 = IsNext (B really follows A), 1 = NotNext (B from another document)
-
-
-def pair_layout(a, b, cls_token_id, sep_token_id):
-    """Token ids of segments a and b -> (input_ids, token_type_ids) for [CLS] a [SEP] b [SEP]."""
-    input_ids = [cls_token_id] + list(a) + [sep_token_id] + list(b) + [sep_token_id]
-    token_type_ids = [0] * (len(a) + 2) + [1] * (len(b) + 1)
-    return input_ids, token_type_ids
 
 
 def pick_other_document(n_documents, current, rng):

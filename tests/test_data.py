@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bertlite.data import Document, corpus_tokenizer, load_corpus, load_sotu, load_text_files, split_sentences
+from bertlite.corpus import Document, load_corpus, load_sotu, load_text_files, split_sentences
+from bertlite.vocab import corpus_tokenizer
 
 
 @pytest.mark.parametrize("text,expected", [

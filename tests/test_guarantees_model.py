@@ -13,7 +13,7 @@ import torch
 from bertlite import BertConfig, BertForPreTraining, BertModel, from_pretrained
 from bertlite import pretrained
 from bertlite.loading import check_weight_shapes
-from bertlite.tasks import read_squad, write_squad_sample
+from bertlite.task_data import read_squad, write_squad_sample
 
 transformers = pytest.importorskip("transformers")
 

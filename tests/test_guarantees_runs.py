@@ -20,6 +20,8 @@ import pytest
 import torch
 
 from bertlite import pretraining as pt
+from bertlite import checkpoints
+from bertlite import runs
 from bertlite import pretraining_data
 from bertlite.checkpoints import checkpoints_by_step, load_checkpoint
 
@@ -53,7 +55,7 @@ def snapshot(folder):
 def run(setup, name, **changes):
     cfg = dataclasses.replace(setup["cfg"], out=str(setup["root"] / name),
                               **{k: v for k, v in changes.items() if k not in ("resume", "stop_at", "overwrite")})
-    return pt.run_pretraining(cfg, resume=changes.get("resume", False), stop_at=changes.get("stop_at"),
+    return runs.run_pretraining(cfg, resume=changes.get("resume", False), stop_at=changes.get("stop_at"),
                               overwrite=changes.get("overwrite", False), progress=False)
 
 
@@ -99,12 +101,12 @@ def test_resuming_after_the_corpus_changed_is_refused(setup):
     corpus = setup["root"] / "changing"
     shutil.copytree(setup["corpus"], corpus)
     cfg = dataclasses.replace(setup["cfg"], corpus=str(corpus), steps=4, out=str(setup["root"] / "changed"))
-    pt.run_pretraining(cfg, stop_at=2, progress=False)
+    runs.run_pretraining(cfg, stop_at=2, progress=False)
     before = snapshot(cfg.out)
     doc = corpus / "doc0.txt"
     doc.write_text(doc.read_text().replace("river", "stream"))
     with pytest.raises(ValueError, match="training pairs differ|not the vocabulary"):
-        pt.run_pretraining(cfg, resume=True, progress=False)
+        runs.run_pretraining(cfg, resume=True, progress=False)
     assert snapshot(cfg.out) == before
 
 
@@ -225,9 +227,10 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_one_before(setup):
     latest = out / "checkpoint-0000004.pt"
     latest.write_bytes(latest.read_bytes()[:5000])
     (out / "metrics.jsonl").write_text((out / "metrics.jsonl").read_text() + '{"step": 5, "lo')  # torn line
-    model, _, history = run(setup, "torn", steps=4, save_every=2, resume=True)
+    resumed = run(setup, "torn", steps=4, save_every=2, resume=True)
+    model, history = resumed.model, resumed.history
     assert [m["step"] for m in history] == [1, 2, 3, 4]
-    model2, _ = pt.load_pretrained(out)  # the resumed run rewrote checkpoint 4
+    model2, _ = checkpoints.load_pretrained(out)  # the resumed run rewrote checkpoint 4
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model2.state_dict().values()))
 
 
@@ -242,7 +245,7 @@ def test_checkpoints_from_elsewhere_are_never_unpickled(setup, tmp_path):
     ckpt = out / "checkpoint-0000001.pt"
     torch.save({"model": Boom()}, ckpt)
     with pytest.raises(FileNotFoundError, match="no checkpoint-.*that loads"):
-        pt.load_pretrained(out)
+        checkpoints.load_pretrained(out)
     assert not (tmp_path / "pwned").exists()
     from bertlite.checkpoints import load_checkpoint as load
     with pytest.raises(ValueError, match="will not unpickle") as e:
@@ -290,7 +293,7 @@ def test_a_read_only_out_is_refused_before_data_preparation(setup, tmpfs):
 
 
 def test_sequences_too_short_to_mask_never_make_the_loss_nan(setup):
-    _, _, history = run(setup, "short", steps=30, batch_size=1, seq_len=8, log_every=1)
+    history = run(setup, "short", steps=30, batch_size=1, seq_len=8, log_every=1).history
     assert len(history) == 30 and all(m["loss"] == m["loss"] for m in history)
 
 
@@ -307,13 +310,13 @@ def test_mask_tokens_gives_every_sequence_a_prediction():
 
 def test_a_damaged_cache_entry_is_named_removed_and_rebuilt(setup, capsys):
     cfg = dataclasses.replace(setup["cfg"])
-    tok, train, held = pt.pretraining_pairs(cfg, progress=False)
+    tok, train, held = runs.pretraining_pairs(cfg, progress=False)
     entries = list((setup["root"] / "cache" / "data").glob("nsp-*.pt"))
     assert entries and all((e.parent / (e.name + ".sha256")).exists() for e in entries)
     for e in entries:
         e.write_bytes(e.read_bytes()[:3000])  # truncated, as by a full disk or a kill mid-copy
     capsys.readouterr()
-    tok2, train2, held2 = pt.pretraining_pairs(cfg, progress=False)
+    tok2, train2, held2 = runs.pretraining_pairs(cfg, progress=False)
     assert "removing it and rebuilding it" in capsys.readouterr().out
     assert train2.fingerprint() == train.fingerprint() and held2.fingerprint() == held.fingerprint()
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bertlite import tokenization
-from bertlite.data import load_text_files
-from bertlite.tokenization import (SPECIAL_TOKENS, WordPieceTokenizer, _sentencepiece_lines, _split_on_specials,
-                                   basic_tokenize, cached_vocab, learn_vocab, load_vocab)
+from bertlite.corpus import load_text_files
+from bertlite.tokenization import SPECIAL_TOKENS, WordPieceTokenizer, _split_on_specials, basic_tokenize, load_vocab
+from bertlite.vocab import _sentencepiece_lines, cached_vocab, learn_vocab
 
 SP_LIMIT = 1 << 16  # sentencepiece's max_sentence_length, in bytes
 

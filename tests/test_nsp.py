@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 import bertlite
-from bertlite.nsp import make_nsp_examples, pad_pairs, pair_layout, pick_other_document
+from bertlite.nsp import make_nsp_examples, pad_pairs, pick_other_document
+from bertlite.tokenization import pair_layout
 
 CLS, SEP, PAD = 2, 3, 0
 STRIDE = 100_000  # token j of document k has id STRIDE * (k + 1) + j: its document and place

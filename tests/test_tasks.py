@@ -9,11 +9,11 @@ import tarfile
 import pytest
 import torch
 
-from bertlite import tasks
-from bertlite.data import Document
-from bertlite.tasks import (PUNCTUATION_LABELS, QAExample, RatedSentence, TextExample, cloze_qa_task,
-                            encode_qa, read_movie_reviews, read_squad, sentence_order_task, sentiment_task,
-                            split_examples, words_and_labels, write_squad_sample)
+from bertlite import metrics
+from bertlite import task_data
+from bertlite.corpus import Document
+from bertlite.task_data import PUNCTUATION_LABELS, QAExample, RatedSentence, TextExample, cloze_qa_task, read_movie_reviews, read_squad, sentence_order_task, sentiment_task, split_examples, words_and_labels, write_squad_sample
+from bertlite.task_encoding import encode_qa
 
 # id, mean, sentence; and id, mean, sd, [ratings]: tab-separated, CRLF, as in hutto_ICWSM_2014
 ROWS = [
@@ -31,7 +31,7 @@ def ratings_tar_bytes(rows=ROWS):
     ratings = "\r\n".join(f"{i}\t{m}\t0.5\t{r}" for i, m, _, r in rows).encode("utf-8")
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in ((tasks.MOVIE_TEXTS, texts), (tasks.MOVIE_RATINGS, ratings),
+        for name, data in ((task_data.MOVIE_TEXTS, texts), (task_data.MOVIE_RATINGS, ratings),
                            ("hutto_ICWSM_2014/tweets_GroundTruth.txt", b"1\t0.1\tother\r\n")):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -41,7 +41,7 @@ def ratings_tar_bytes(rows=ROWS):
 
 def write_sdist(path, inner):
     with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo("vaderSentiment-3.3.2/" + tasks.VADER_ARCHIVE)
+        info = tarfile.TarInfo("vaderSentiment-3.3.2/" + task_data.VADER_ARCHIVE)
         info.size = len(inner)
         tar.addfile(info, io.BytesIO(inner))
     return path
@@ -50,7 +50,7 @@ def write_sdist(path, inner):
 def test_read_movie_reviews_from_the_inner_archive_and_from_the_sdist(tmp_path):
     inner = tmp_path / "hutto_ICWSM_2014.tar.gz"
     inner.write_bytes(ratings_tar_bytes())
-    sdist = write_sdist(tmp_path / tasks.VADER_SDIST_FILE, inner.read_bytes())
+    sdist = write_sdist(tmp_path / task_data.VADER_SDIST_FILE, inner.read_bytes())
     for archive in (inner, sdist):
         reviews = read_movie_reviews(archive)
         assert [r.id for r in reviews] == [1, 2, 3, 4, 5, 6]
@@ -86,19 +86,19 @@ def test_load_movie_reviews_caches_and_says_so_when_offline(tmp_path, monkeypatc
         assert "--no-binary" in cmd and "vaderSentiment==3.3.2" in cmd  # the sdist, not the wheel
         return subprocess.CompletedProcess(cmd, 1, "", "ERROR: No matching distribution found (network unreachable)")
 
-    monkeypatch.setattr(tasks.subprocess, "run", offline)
+    monkeypatch.setattr(task_data.subprocess, "run", offline)
     with pytest.raises(RuntimeError, match=r"(?s)offline.*network unreachable.*put vaderSentiment-3.3.2.tar.gz"):
-        tasks.load_movie_reviews()
+        task_data.load_movie_reviews()
 
     def pip_download(cmd, **kw):  # what pip would do: save the sdist into the -d folder
-        write_sdist(tasks.Path(cmd[cmd.index("-d") + 1]) / tasks.VADER_SDIST_FILE, ratings_tar_bytes())
+        write_sdist(task_data.Path(cmd[cmd.index("-d") + 1]) / task_data.VADER_SDIST_FILE, ratings_tar_bytes())
         return subprocess.CompletedProcess(cmd, 0, "Saved", "")
 
-    monkeypatch.setattr(tasks.subprocess, "run", pip_download)
-    first = tasks.load_movie_reviews()
-    monkeypatch.setattr(tasks.subprocess, "run", offline)
-    (tmp_path / "cache" / "downloads" / tasks.VADER_SDIST_FILE).unlink()
-    assert tasks.load_movie_reviews() == first  # read from the parsed cache, no network
+    monkeypatch.setattr(task_data.subprocess, "run", pip_download)
+    first = task_data.load_movie_reviews()
+    monkeypatch.setattr(task_data.subprocess, "run", offline)
+    (tmp_path / "cache" / "downloads" / task_data.VADER_SDIST_FILE).unlink()
+    assert task_data.load_movie_reviews() == first  # read from the parsed cache, no network
     assert isinstance(first[0], RatedSentence)
 
 
@@ -150,7 +150,7 @@ def test_cloze_questions_blank_a_number_that_the_context_holds():
         a = e.answers[0]
         assert e.context[a["answer_start"]:a["answer_start"] + len(a["text"])] == a["text"]
         assert a["text"] in {"1861", "4,000,000", "3.5"}
-        assert e.question.replace(tasks.BLANK, a["text"], 1) in e.context
+        assert e.question.replace(task_data.BLANK, a["text"], 1) in e.context
 
 
 def test_squad_sample_round_trip_and_bad_offsets(tmp_path):
@@ -167,7 +167,8 @@ def test_squad_sample_round_trip_and_bad_offsets(tmp_path):
 
 
 def test_encode_qa_positions_point_at_the_answer(tmp_path):
-    from bertlite.tokenization import learn_vocab, WordPieceTokenizer
+    from bertlite.tokenization import WordPieceTokenizer
+    from bertlite.vocab import learn_vocab
 
     examples = read_squad(write_squad_sample(tmp_path / "s.json"))
     tok = WordPieceTokenizer(learn_vocab([e.context + " " + e.question for e in examples] * 3, vocab_size=120,
@@ -185,12 +186,12 @@ def test_encode_qa_positions_point_at_the_answer(tmp_path):
 
 def test_metrics_by_hand():
     p, l = [1, 1, 0, 0, 1], [1, 0, 0, 1, 1]
-    assert tasks.accuracy(p, l) == 3 / 5
-    assert tasks.f1_score(p, l) == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))  # P = R = 2/3
-    assert tasks.micro_f1([0, 2, 3, 0], [0, 2, 1, 1]) == pytest.approx(2 * 1 / (2 + 3))
-    assert tasks.confusion_matrix(p, l, 2).tolist() == [[1, 1], [1, 2]]
-    assert tasks.normalize_answer("The  U.S. Army!") == "us army"
-    assert tasks.exact_match("the Army", ["army", "navy"]) == 1.0
-    assert tasks.squad_f1("new york city", ["New York"]) == pytest.approx(2 * 2 / 5)
-    assert tasks.squad_f1("boston", ["New York"]) == 0.0
+    assert metrics.accuracy(p, l) == 3 / 5
+    assert metrics.f1_score(p, l) == pytest.approx(2 * (2 / 3) * (2 / 3) / (4 / 3))  # P = R = 2/3
+    assert metrics.micro_f1([0, 2, 3, 0], [0, 2, 1, 1]) == pytest.approx(2 * 1 / (2 + 3))
+    assert metrics.confusion_matrix(p, l, 2).tolist() == [[1, 1], [1, 2]]
+    assert metrics.normalize_answer("The  U.S. Army!") == "us army"
+    assert metrics.exact_match("the Army", ["army", "navy"]) == 1.0
+    assert metrics.squad_f1("new york city", ["New York"]) == pytest.approx(2 * 2 / 5)
+    assert metrics.squad_f1("boston", ["New York"]) == 0.0
     assert isinstance(QAExample("x", "q", "c").answers, list)

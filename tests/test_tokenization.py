@@ -5,9 +5,9 @@ import random
 import pytest
 import torch
 
-from bertlite import tokenization
-from bertlite.tokenization import (SPECIAL_TOKENS, WordPieceTokenizer, basic_tokenize, cached_vocab,
-                                   learn_vocab, truncate_pair, wordpiece)
+from bertlite import vocab
+from bertlite.tokenization import SPECIAL_TOKENS, WordPieceTokenizer, basic_tokenize, truncate_pair, wordpiece
+from bertlite.vocab import cached_vocab, learn_vocab
 
 transformers = pytest.importorskip("transformers")
 
@@ -194,7 +194,7 @@ def test_cached_vocab_learns_once(tmp_path, monkeypatch):
     def no_relearning(*args, **kwargs):
         raise AssertionError("cached_vocab learned again instead of reading the cache")
 
-    monkeypatch.setattr(tokenization, "learn_vocab", no_relearning)
+    monkeypatch.setattr(vocab, "learn_vocab", no_relearning)
     assert cached_vocab(corpus, vocab_size=200) == path
     assert path.read_text(encoding="utf-8") == first
     with pytest.raises(AssertionError):  # another size is another file

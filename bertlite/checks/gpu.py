@@ -27,7 +27,8 @@ def counted_flops_per_token(config, seq_len, mlm_fraction, batch_size=4, seed=0)
     from torch.utils.flop_counter import FlopCounterMode
 
     from ..config import BertConfig
-    from ..heads import IGNORE_INDEX, BertForPreTraining
+    from ..heads import BertForPreTraining
+    from ..masking import IGNORE_INDEX
 
     cfg = BertConfig(**{**config.to_dict(), "attn_implementation": "eager",
                         "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})

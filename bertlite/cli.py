@@ -1,0 +1,111 @@
+"""Lessons 07 and 10: the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
+
+Every option of `pretrain` is a field of PretrainConfig (pretraining.py): the parser is built from
+the fields, their defaults and their help, so the three can never disagree.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+
+EXAMPLES = """examples:
+  python -m bertlite pretrain --out runs/tiny                   # lesson 07's recipe (its run time: README)
+  python -m bertlite pretrain --out runs/tiny --resume          # continue it after Ctrl-C
+  python -m bertlite pretrain --out runs/tiny --overwrite --lr 5e-4   # delete it, start again
+  python -m bertlite pretrain --preset mini --steps 20000 --batch-size 128 --seq-len 128 --out runs/mini --compile
+  torchrun --nproc_per_node=4 -m bertlite pretrain --preset small --out runs/small   # 4 GPUs (or CPU processes)
+
+Ctrl-C (or SIGTERM) saves a checkpoint at the current step and stops; --resume continues it.
+A folder holds one run: a second process is kept out by OUT/run.lock, and a fresh run into a
+folder that holds a run is refused unless you pass --overwrite.
+Writes OUT/metrics.jsonl, OUT/checkpoint-*.pt (the latest two), OUT/vocab.txt, OUT/config.json,
+OUT/loss.png, OUT/accuracy.png, and scores the held-out pairs at the end.
+"""
+
+
+def add_config_options(parser, config_class):
+    """One option per field of a config dataclass: --seq-len for seq_len, its default and help
+    from the field. A bool field is a switch (named by its `flag` metadata when the switch turns
+    a default True off); a field with `group` metadata starts a new group of options."""
+    group = parser
+    for f in dataclasses.fields(config_class):
+        meta = dict(f.metadata)
+        if "group" in meta:
+            group = parser.add_argument_group(meta["group"])
+        name = meta.get("flag", "--" + f.name.replace("_", "-"))
+        if f.type in (bool, "bool"):
+            action = "store_false" if f.default else "store_true"
+            group.add_argument(name, dest=f.name, action=action, default=f.default, help=meta["help"])
+            continue
+        kind = {"int": int, "float": float}.get(str(f.type), str)
+        shown = "" if f.default is None else f" (default {f.default:g})" if kind is float else f" (default {f.default})"
+        group.add_argument(name, dest=f.name, type=kind, default=f.default, choices=meta.get("choices"),
+                           metavar=None if meta.get("choices") else f.name.upper(), help=meta["help"] + shown)
+
+
+def build_parser():
+    from .pretraining import PretrainConfig
+
+    parser = argparse.ArgumentParser(prog="bertlite", description="bertlite: a small but real BERT, built one lesson at a time.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = commands.add_parser(
+        "pretrain", help="pre-train a BERT with MLM + NSP (lessons 07 and 10)",
+        description="Pre-train BertForPreTraining with masked-LM and next-sentence prediction. "
+                    "Data order and masking depend only on (--seed, step), so a run stopped at any "
+                    "step and resumed ends exactly where an uninterrupted run ends.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_options(p, PretrainConfig)
+    p.set_defaults(out="runs/pretrain")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in --out (checkpoints, metrics, plots) and start again; "
+                        "without it, a folder that holds a run is refused")
+    return parser
+
+
+def pretrain_command(args):
+    from .checkpoints import latest_checkpoint
+    from .pretraining import PretrainConfig
+    from .runs import run_pretraining
+
+    cfg = PretrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)})
+    rank0 = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports
+    if rank0:
+        print(f"bertlite pretrain: the {cfg.preset} model on {cfg.corpus}, {cfg.steps} steps, into {cfg.out}"
+              f"{' (resuming)' if args.resume else ''}; preparing the data (cached after the first run) ...", flush=True)
+    try:
+        result = run_pretraining(cfg, resume=args.resume, overwrite=args.overwrite)
+    except KeyboardInterrupt:  # Ctrl-C before the loop, or a second Ctrl-C inside it
+        last = latest_checkpoint(cfg.out) if os.path.isdir(cfg.out) else None
+        where = f"The last checkpoint is {last}; continue with --resume." if last else "No checkpoint was written."
+        print(f"\nstopped at once, without saving. {where} Nothing was left half-written (every write is atomic).",
+              file=sys.stderr)
+        return 130
+    if not rank0:
+        return 0
+    if result.stopped_at is not None:
+        print(f"stopped at step {result.stopped_at} of {cfg.steps}; checkpoint saved in {cfg.out}. "
+              f"Continue with the same command plus --resume.")
+        return 128 + result.stop_signal if result.stop_signal else 0  # 130 after Ctrl-C, as shells expect
+    last = result.history[-1] if result.history else {}
+    nsp = "" if last.get("nsp_acc") is None else f", NSP accuracy {last['nsp_acc']:.3f}"
+    print(f"done: {cfg.steps} steps, loss {last.get('loss', float('nan')):.3f}, "
+          f"MLM accuracy {last.get('mlm_acc', float('nan')):.3f}{nsp}. Wrote {cfg.out}/")
+    if result.held_out:
+        m = result.held_out
+        nsp = "" if m["nsp_acc"] is None else f", NSP accuracy {m['nsp_acc']:.3f}"
+        print(f"held out ({m['pairs']} pairs never trained on): loss {m['loss']:.3f}, "
+              f"MLM accuracy {m['mlm_acc']:.3f}{nsp}")
+    return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "pretrain":
+            return pretrain_command(args)
+    except (ValueError, TypeError, OSError, FloatingPointError) as e:  # FileNotFoundError, ConnectionError: OSErrors
+        print(f"bertlite {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
