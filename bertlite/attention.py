@@ -46,8 +46,9 @@ def merge_heads(x):
     return x.transpose(1, 2).reshape(B, T, h * d)
 
 
-class BertSelfAttention(nn.Module):
-    """Multi-head self-attention with its output projection."""
+class BertAttention(nn.Module):
+    """Multi-head self-attention with its output projection: Hugging Face's BertAttention without
+    its LayerNorm, which lives in BertLayer. (Hugging Face's BertSelfAttention is Q, K and V only.)"""
 
     def __init__(self, config):
         super().__init__()

@@ -70,7 +70,14 @@ def load_checkpoint(path):
     if missing:
         raise ValueError(f"checkpoint {path} lacks {', '.join(missing)}: it was not written by "
                          f"`bertlite pretrain`. To load Hugging Face weights use bertlite.from_pretrained.")
+    ckpt["model"] = renamed_weights(ckpt["model"])
     return ckpt
+
+
+def renamed_weights(state_dict):
+    """Checkpoints written before BertLayer's feed-forward output was named `output_dense` call it
+    `output`: they load as before."""
+    return {re.sub(r"^(bert\.layers\.\d+)\.output\.", r"\1.output_dense.", k): v for k, v in state_dict.items()}
 
 
 def load_latest_checkpoint(out):

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import BertSelfAttention, padding_mask
+from .attention import BertAttention, padding_mask
 from .embeddings import BertEmbeddings
 
 
@@ -19,16 +19,16 @@ class BertLayer(nn.Module):
     def __init__(self, config):
         super().__init__()
         H = config.hidden_size
-        self.attention = BertSelfAttention(config)
+        self.attention = BertAttention(config)
         self.attention_norm = nn.LayerNorm(H, eps=config.layer_norm_eps)
         self.intermediate = nn.Linear(H, config.intermediate_size)  # H -> 4H
-        self.output = nn.Linear(config.intermediate_size, H)  # 4H -> H
+        self.output_dense = nn.Linear(config.intermediate_size, H)  # 4H -> H (Hugging Face: output.dense)
         self.output_norm = nn.LayerNorm(H, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.pre_layer_norm = config.pre_layer_norm
 
     def feed_forward(self, x):
-        return self.output(F.gelu(self.intermediate(x)))  # F.gelu is the exact erf form
+        return self.output_dense(F.gelu(self.intermediate(x)))  # F.gelu is the exact erf form
 
     def forward(self, x, mask=None):
         # x: (B, T, H) -> (B, T, H)

@@ -18,7 +18,7 @@ HF_TO_BERTLITE = [
     (r"encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attention.dense."),
     (r"encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"layers.\1.attention_norm."),
     (r"encoder\.layer\.(\d+)\.intermediate\.dense\.", r"layers.\1.intermediate."),
-    (r"encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output."),
+    (r"encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output_dense."),
     (r"encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
     (r"cls\.predictions\.transform\.dense\.", r"mlm_head.transform."),
     (r"cls\.predictions\.transform\.LayerNorm\.", r"mlm_head.LayerNorm."),
@@ -39,7 +39,7 @@ WEIGHT_SHAPES = [
     (r"embeddings\.position_embeddings\.", ("max_position_embeddings", "hidden_size")),
     (r"embeddings\.token_type_embeddings\.", ("type_vocab_size", "hidden_size")),
     (r"layers\.\d+\.intermediate\.", ("intermediate_size", "hidden_size")),  # H -> 4H
-    (r"layers\.\d+\.output\.", ("hidden_size", "intermediate_size")),  # 4H -> H
+    (r"layers\.\d+\.output_dense\.", ("hidden_size", "intermediate_size")),  # 4H -> H
     (r"mlm_head\.decoder\.", ("vocab_size", "hidden_size")),
     (r"nsp_head\.", (2, "hidden_size")),
     (r".*(LayerNorm|_norm)\.", ("hidden_size",)),

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bertlite.attention import BertSelfAttention, merge_heads, padding_mask, scaled_dot_product_attention, split_heads
+from bertlite.attention import BertAttention, merge_heads, padding_mask, scaled_dot_product_attention, split_heads
 from bertlite.config import BertConfig
 from bertlite.encoder import BertLayer
 
@@ -98,8 +98,8 @@ def small_config(**kw):
 
 def test_eager_and_sdpa_agree():
     torch.manual_seed(0)
-    eager = BertSelfAttention(small_config(attn_implementation="eager")).eval()
-    sdpa = BertSelfAttention(small_config(attn_implementation="sdpa")).eval()
+    eager = BertAttention(small_config(attn_implementation="eager")).eval()
+    sdpa = BertAttention(small_config(attn_implementation="sdpa")).eval()
     sdpa.load_state_dict(eager.state_dict())
     x = torch.randn(3, 10, 32)
     keep = torch.ones(3, 10)
@@ -112,7 +112,7 @@ def test_eager_and_sdpa_agree():
 @pytest.mark.parametrize("impl", ["eager", "sdpa"])
 def test_matches_transformers_bert_attention(impl):
     """transformers' BertAttention = self-attention + BertSelfOutput (dense, dropout, add & LayerNorm);
-    in bertlite that is BertSelfAttention plus BertLayer's attention_norm."""
+    in bertlite that is BertAttention plus BertLayer's attention_norm."""
     transformers = pytest.importorskip("transformers")
     from transformers.models.bert.modeling_bert import BertAttention
 

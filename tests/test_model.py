@@ -150,8 +150,8 @@ def test_feed_forward_uses_exact_gelu():
         erf_gelu = u * 0.5 * (1 + torch.erf(u / math.sqrt(2)))
         tanh_gelu = 0.5 * u * (1 + torch.tanh(math.sqrt(2 / math.pi) * (u + 0.044715 * u**3)))
         got = layer.feed_forward(x)
-    torch.testing.assert_close(got, layer.output(erf_gelu), atol=1e-6, rtol=0)
-    assert (got - layer.output(tanh_gelu)).abs().max() > 1e-5  # the test can tell them apart
+    torch.testing.assert_close(got, layer.output_dense(erf_gelu), atol=1e-6, rtol=0)
+    assert (got - layer.output_dense(tanh_gelu)).abs().max() > 1e-5  # the test can tell them apart
 
 
 def test_layer_norm_eps():
@@ -170,7 +170,7 @@ def test_post_layer_norm_block_by_hand():
     x = torch.randn(2, 6, 32)
     with torch.no_grad():
         h = F.layer_norm(x + layer.attention(x), (32,), layer.attention_norm.weight, layer.attention_norm.bias, 1e-12)
-        ffn = layer.output(F.gelu(layer.intermediate(h)))
+        ffn = layer.output_dense(F.gelu(layer.intermediate(h)))
         expected = F.layer_norm(h + ffn, (32,), layer.output_norm.weight, layer.output_norm.bias, 1e-12)
         torch.testing.assert_close(layer(x), expected, atol=1e-6, rtol=0)
 
