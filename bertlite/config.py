@@ -1,4 +1,5 @@
-"""BertConfig: every size and switch of a BERT model, with Hugging Face's field names.
+"""Lesson 02 (and every lesson after it): BertConfig, every size and switch of a BERT model,
+with Hugging Face's field names.
 
 The defaults are BERT-Base's (Devlin et al., 2019), the same as `transformers.BertConfig`,
 so a `config.json` saved by Hugging Face loads here unchanged.

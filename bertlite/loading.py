@@ -1,4 +1,4 @@
-"""Loading Hugging Face BERT weights into bertlite models.
+"""Lesson 04 (and 08): loading Hugging Face BERT weights into bertlite models.
 
 Hugging Face nests its modules deeply (`encoder.layer.3.attention.self.query`); bertlite keeps
 them flat (`layers.3.attention.query`). This file is the one place where the two sets of names

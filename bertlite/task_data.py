@@ -1,4 +1,4 @@
-"""Lesson 09: the tasks' data, all offline once cached, all offline once their data is cached.
+"""Lesson 09: the tasks' data, all offline once cached.
 
 - sentiment: 10,605 movie-review sentences (Pang & Lee's, the sentences SST was built from),
   each rated -4..4 by 15-29 people, from the data of the VADER paper (Hutto & Gilbert,
@@ -72,20 +72,10 @@ def split_examples(examples, seed=0, dev_fraction=0.1, test_fraction=0.1):
 
 
 VADER_SDIST = "vaderSentiment==3.3.2"
-
-
 VADER_SDIST_FILE = "vaderSentiment-3.3.2.tar.gz"
-
-
 VADER_ARCHIVE = "additional_resources/hutto_ICWSM_2014.tar.gz"  # inside the sdist's top folder
-
-
 MOVIE_TEXTS = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"  # id \t mean \t sentence
-
-
 MOVIE_RATINGS = "hutto_ICWSM_2014/movieReviewSnippets_anonDataRatings.txt"  # id \t mean \t sd \t [ratings]
-
-
 NEUTRAL_BAND = 0.5  # |mean rating| < 0.5 counts as neutral and is left out of the binary task
 
 
@@ -203,14 +193,8 @@ def sentence_order_task(docs=None, seed=0):
 
 
 CASES = ["lower", "Capital", "UPPER"]
-
-
 MARKS = ["", ",", ".", "?"]  # the mark that follows a word; ! counts as ".", ; and : as ","
-
-
 PUNCTUATION_LABELS = [c + m for c in CASES for m in MARKS]  # 12 labels; id = 4·case + mark
-
-
 _WORD = re.compile(r"\w+(?:['’.,]\w+)*")  # don't, U.S, 1,000 stay one word
 
 
@@ -243,8 +227,6 @@ def punctuation_task(docs=None, window=24, seed=0):
 
 
 BLANK = "[MASK]"  # the blank in a cloze question (one token, kept whole by the tokenizer)
-
-
 _NUMBER = re.compile(r"(?<![\w.,])\d(?:[\d,.]*\d)?(?!\w)")  # 7, 1861, 4,000,000, 3.5
 
 
@@ -329,8 +311,6 @@ def write_squad_sample(path):
 
 
 SQUAD_URL = "https://rajpurkar.github.io/SQuAD-explorer/dataset/{split}-v1.1.json"
-
-
 SST2_URL = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
 
 

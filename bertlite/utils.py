@@ -1,4 +1,4 @@
-"""Small helpers every lesson uses: picking a device and seeding."""
+"""Every lesson: picking a device (cuda -> mps -> cpu) and seeding."""
 
 import random
 
