@@ -516,6 +516,8 @@ def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=Fa
                                checkpoint=checkpoint)
             if rank == 0 and history:
                 plot_metrics(history, out)
+            if world_size > 1:
+                dist.barrier()  # leave together: a process that exits while another still works aborts in gloo
             return model, tokenizer, history
     finally:
         if launched and dist.is_initialized():
