@@ -1,64 +1,64 @@
-"""Training throughput: bertlite's BertForPreTraining against transformers' (sdpa).
+"""Training throughput: bertlite's pre-training step against transformers' BertForPreTraining (sdpa).
+
+Run it from a checkout after `pip install -e .`: it imports the installed bertlite.
 
     python benchmarks/bench_pretrain.py                      # BERT-Mini shape on the CPU
     python benchmarks/bench_pretrain.py --device cuda --preset base --dtype bf16   # + MFU
 
-Both models get the same config, the same weights, the same random batches (15% of the tokens
-carry an MLM label, every sequence an NSP label) and the same kind of step: forward, backward,
-AdamW. They run in one process, their steps alternated (and the order flipped each step) so a
-noisy neighbour slows both alike; the first --warmup steps of each are not timed.
+What is timed is the step `bertlite.pretraining.pretrain` takes, with its own set-up:
+`bertlite.pretraining.training_step` (forward under autocast, backward through a GradScaler,
+gradients clipped to norm 1.0, the optimizer step, the scheduler step, zero_grad), the optimizer
+and schedule of `bertlite.optim.make_optimizer` (AdamW with BERT's two parameter groups, one fused
+kernel wherever torch has one, the CPU included; warm-up, then linear decay) and a
+`torch.amp.GradScaler` enabled for fp16 only. bertlite's model runs with the sparse MLM head
+(`sparse_mlm=True`, pretrain's default) and is given the attention mask, as pretrain gives it.
 
-bertlite uses its speed levers (lesson 10): the MLM decoder only at the masked positions
-(`sparse_mlm=True`), fused scaled-dot-product attention with no mask when nothing is padded,
-and fused AdamW (on CUDA, and on the CPU since torch 2.4). The reference runs as a user would run it out of the box:
-`BertForPreTraining.from_config(config, attn_implementation="sdpa")` and torch's default AdamW.
-TF32 and the autocast dtype are process-wide, so both models get them.
+transformers' `BertForPreTraining.from_config(config, attn_implementation="sdpa")` takes the
+same step, with the same recipe, through a thin adapter that renames bertlite's batch keys: only
+the model differs. Its MLM decoder runs at every position, as it does out of the box.
+
+Both models get the same config, the same weights (bertlite loads the reference's), the same
+random batches (15% of the tokens carry an MLM label, every sequence an NSP label), and are
+checked to compute the same loss before anything is timed. They run in one process, their steps
+alternated (and the order flipped each step) so that a noisy neighbour slows both alike; the
+first --warmup steps of each are not timed. TF32 and the autocast dtype apply to both.
 
 On CUDA the script also reports MFU (model FLOPs utilisation): achieved FLOP/s over the chip's
-peak. Model FLOPs per token come from bertlite.pretraining.flops_per_token, as in PaLM
-(Chowdhery et al. 2022, app. B): 6 · (weights a token passes through) + 12 · L · T · H for
-attention, with the MLM head counted only at the masked fraction of tokens, since that is all
-BERT's objective needs. Both models are credited with the same FLOPs, so the reference's dense
-decoder counts as wasted work.
+peak, with bertlite.flops (the one FLOPs formula and peak table that pretrain uses): FLOPs per
+token from flops_per_token with the MLM head counted at the masked fraction of the tokens, as
+pretrain counts them, the peak from peak_flops (dense bf16/fp16) or --peak-tflops. Both models
+are credited with the same FLOPs, so the reference's dense decoder counts as wasted work.
 """
 
 import argparse
 import statistics
-import sys
 import time
-from contextlib import nullcontext
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout, installed or not
-from bertlite import BertConfig, BertForPreTraining, load_hf_state_dict  # noqa: E402
-from bertlite.masking import IGNORE_INDEX  # noqa: E402
-from bertlite.flops import flops_per_token  # noqa: E402
-
-# Dense bf16 tensor-core peaks in TFLOP/s (the vendors' data sheets, without sparsity).
-PEAK_BF16_TFLOPS = {
-    "H200": 989.0,
-    "H100 PCIe": 756.0,
-    "H100": 989.0,  # SXM
-    "A100": 312.0,
-    "L40S": 362.0,
-    "L4": 121.0,
-    "A10": 125.0,
-}
+from bertlite import BertConfig, BertForPreTraining, load_hf_state_dict
+from bertlite.flops import flops_per_token, mfu, peak_flops
+from bertlite.masking import IGNORE_INDEX
+from bertlite.optim import make_optimizer
+from bertlite.pretraining import training_step
 
 CPU_DEFAULTS = dict(batch_size=16, steps=4, warmup=1)
 CUDA_DEFAULTS = dict(batch_size=128, steps=20, warmup=5)
+# The optimizer recipe for both models (BERT's: lr 1e-4, weight decay 0.01, 10% warm-up).
+LR, WARMUP, WEIGHT_DECAY = 1e-4, 0.1, 0.01
+AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def peak_tflops(device_name, dtype):
-    """The data-sheet peak for this GPU and dtype, or None if the table does not know it."""
-    if dtype not in ("bf16", "fp16"):
-        return None  # fp32/TF32 peaks differ; pass --peak-tflops
-    for name, tflops in PEAK_BF16_TFLOPS.items():  # the table lists "H100 PCIe" before "H100"
-        if name in device_name:
-            return tflops
-    return None
+def chip_peak(device_name, dtype, peak_tflops=None):
+    """Peak FLOP/s for the MFU, or None: --peak-tflops if given, else bertlite.flops.peak_flops
+    for a GPU's name (None for the CPU). The table holds dense bf16/fp16 peaks, so it is not used
+    for fp32 (TF32 peaks differ: pass --peak-tflops)."""
+    if peak_tflops:
+        return peak_tflops * 1e12
+    if device_name is None or dtype not in ("bf16", "fp16"):
+        return None
+    return peak_flops(device_name)
 
 
 def make_batches(config, n, batch_size, seq_len, mlm_probability, device, seed=0):
@@ -80,8 +80,22 @@ def make_batches(config, n, batch_size, seq_len, mlm_probability, device, seed=0
     return batches
 
 
+class TransformersAdapter(torch.nn.Module):
+    """transformers' BertForPreTraining behind bertlite's batch keys, so that training_step can
+    drive it. sparse_mlm is accepted and ignored: transformers' decoder runs at every position."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, token_type_ids, attention_mask, mlm_labels, nsp_labels, sparse_mlm=False):
+        return self.model(input_ids=input_ids, token_type_ids=token_type_ids, attention_mask=attention_mask,
+                          labels=mlm_labels, next_sentence_label=nsp_labels)  # .loss: MLM + NSP
+
+
 def build_models(config, device):
-    """The reference and bertlite with the same weights (bertlite loads the reference's)."""
+    """(reference, bertlite) with the same weights (bertlite loads the reference's); the
+    reference wrapped in TransformersAdapter."""
     import transformers
 
     hf_config = transformers.BertConfig(**{k: v for k, v in config.to_dict().items()
@@ -89,43 +103,33 @@ def build_models(config, device):
     reference = transformers.BertForPreTraining._from_config(hf_config, attn_implementation="sdpa")
     ours = BertForPreTraining(config)
     load_hf_state_dict(ours, reference.state_dict())
-    return reference.to(device).train(), ours.to(device).train()
-
-
-def fused_adamw(params, **kwargs):
-    """AdamW that updates every tensor in one fused kernel (CUDA; the CPU since torch 2.4),
-    instead of a loop of small ops per tensor. Falls back to the default where unsupported."""
-    params = list(params)
-    try:
-        return torch.optim.AdamW(params, fused=True, **kwargs)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.AdamW(params, **kwargs)
-
-
-def reference_step(model, batch):
-    out = model(input_ids=batch["input_ids"], token_type_ids=batch["token_type_ids"],
-                attention_mask=batch["attention_mask"], labels=batch["mlm_labels"],
-                next_sentence_label=batch["nsp_labels"])
-    return out.loss
-
-
-def bertlite_step(model, batch):
-    # Nothing is padded in these batches, so no mask: sdpa can then use its fastest kernel.
-    # (A training loop decides this once per batch, from the data loader, without a host sync.)
-    out = model(batch["input_ids"], batch["token_type_ids"], None,
-                batch["mlm_labels"], batch["nsp_labels"], sparse_mlm=True)
-    return out.loss
+    return TransformersAdapter(reference).to(device).train(), ours.to(device).train()
 
 
 def check_same_loss(reference, ours, batch, atol):
-    """Before timing: the two models compute the same loss (dropout off, full precision)."""
+    """Before timing: the two models compute the same loss (dropout off, full precision), each
+    as the timed step calls it."""
     reference.eval(), ours.eval()
     with torch.no_grad():
-        a, b = reference_step(reference, batch).item(), bertlite_step(ours, batch).item()
+        a, b = reference(**batch).loss.item(), ours(**batch, sparse_mlm=True).loss.item()
     reference.train(), ours.train()
     if abs(a - b) > atol:
         raise RuntimeError(f"the models disagree before training: loss {a:.6f} vs {b:.6f}")
     return a, b
+
+
+@dataclass
+class Contender:
+    """A model with the optimizer, schedule and loss scaler pretrain would give it."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    scaler: torch.amp.GradScaler
+
+    @classmethod
+    def set_up(cls, model, total_steps, amp_dtype):
+        optimizer, scheduler = make_optimizer(model, LR, total_steps, WARMUP, WEIGHT_DECAY)
+        return cls(model, optimizer, scheduler, torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16))
 
 
 def run(args):
@@ -137,13 +141,13 @@ def run(args):
     dtype = args.dtype or ("bf16" if device.type == "cuda" else "fp32")
     if dtype == "fp16" and device.type != "cuda":
         raise ValueError("--dtype fp16 needs a CUDA device; on the CPU use fp32 or bf16.")
+    amp_dtype = AMP_DTYPES[dtype]
 
     torch.manual_seed(args.seed)
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 for whatever still runs in fp32
-        torch.backends.cudnn.allow_tf32 = True
+        torch.set_float32_matmul_precision("high")  # TF32 for what runs in fp32, as pretrain sets it
     overrides = {} if args.vocab_size is None else dict(vocab_size=args.vocab_size)
     config = BertConfig.from_preset(args.preset, **overrides)
     if args.seq_len > config.max_position_embeddings:
@@ -152,35 +156,17 @@ def run(args):
     batches = make_batches(config, 4, batch_size, args.seq_len, args.mlm_probability, device, args.seed)
     check_same_loss(reference, ours, batches[0], atol=1e-4)
 
-    opt_ref = torch.optim.AdamW(reference.parameters(), lr=1e-4, weight_decay=0.01)
-    opt_ours = fused_adamw(ours.parameters(), lr=1e-4, weight_decay=0.01)
-    scaler = torch.amp.GradScaler("cuda") if dtype == "fp16" else None
-    autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
-    autocast = (lambda: torch.autocast(device.type, dtype=autocast_dtype)) if autocast_dtype else nullcontext
-
-    contenders = {
-        "transformers": (reference, opt_ref, reference_step),
-        "bertlite": (ours, opt_ours, bertlite_step),
-    }
+    contenders = {"transformers": Contender.set_up(reference, warmup + steps, amp_dtype),
+                  "bertlite": Contender.set_up(ours, warmup + steps, amp_dtype)}
 
     def sync():
         if device.type == "cuda":
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
 
-    def train_step(name, batch):
-        model, optimizer, step = contenders[name]
+    def timed_step(c, batch):
         sync()
         t0 = time.perf_counter()
-        with autocast():
-            loss = step(model, batch)
-        if scaler:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        training_step(c.model, batch, c.optimizer, c.scheduler, c.scaler, amp_dtype, sparse_mlm=True)
         sync()
         return time.perf_counter() - t0
 
@@ -188,32 +174,36 @@ def run(args):
     order = list(contenders)
     for i in range(warmup + steps):
         for name in order if i % 2 == 0 else order[::-1]:  # alternate who goes first
-            dt = train_step(name, batches[i % len(batches)])
+            dt = timed_step(contenders[name], batches[i % len(batches)])
             if i >= warmup:
                 times[name].append(dt)
         if args.verbose:
             print(f"step {i + 1}/{warmup + steps}" + (" (warm-up)" if i < warmup else ""), flush=True)
 
     tokens = batch_size * args.seq_len
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; dtype {dtype}")
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    fused = contenders["bertlite"].optimizer.defaults.get("fused")
+    print(f"device: {gpu or f'CPU, {torch.get_num_threads()} threads'}; torch {torch.__version__}; dtype {dtype}")
     print(f"config: preset {args.preset} (L{config.num_hidden_layers}/H{config.hidden_size}, "
           f"V={config.vocab_size}), seq_len {args.seq_len}, batch {batch_size}, MLM rate {args.mlm_probability}; "
           f"{steps} timed steps each after {warmup} warm-up")
-    fpt = flops_per_token(config, args.seq_len, args.mlm_probability)
-    peak = args.peak_tflops or (peak_tflops(name, dtype) if device.type == "cuda" else None)
+    print(f"step: bertlite.pretraining.training_step for both, make_optimizer's AdamW "
+          f"({'fused' if fused else 'not fused'}), clipping, schedule, GradScaler "
+          f"({'on' if amp_dtype == torch.float16 else 'off'}); bertlite with sparse_mlm=True")
+    fpt = flops_per_token(config, args.seq_len, args.mlm_probability)  # as pretrain counts it
+    peak = chip_peak(gpu, dtype, args.peak_tflops)
     rates = {}
     for who, ts in times.items():
         median = statistics.median(ts)
         rates[who] = tokens / median
         line = f"{who:>12}: {median * 1000:8.1f} ms/step (median)   {rates[who]:10,.0f} tokens/s"
         if peak:
-            line += f"   MFU {rates[who] * fpt / (peak * 1e12):6.1%}"
+            line += f"   MFU {mfu(rates[who], fpt, peak):6.1%}"
         print(line)
-    if device.type == "cuda" and not peak:
-        print(f"(no MFU: {name!r} is not in the peak table for {dtype}; pass --peak-tflops)")
+    if gpu and not peak:
+        print(f"(no MFU: {gpu!r} has no {dtype} peak in bertlite.flops.PEAK_BF16_FLOPS; pass --peak-tflops)")
     if peak:
-        print(f"model FLOPs per token: {fpt / 1e6:.1f} M; peak {peak:g} TFLOP/s ({dtype})")
+        print(f"model FLOPs per token: {fpt / 1e6:.1f} M; peak {peak / 1e12:g} TFLOP/s ({dtype})")
     ratio = rates["bertlite"] / rates["transformers"]
     print(f"ratio (bertlite / transformers tokens/s): {ratio:.2f}x")
     return ratio

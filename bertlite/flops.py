@@ -1,24 +1,34 @@
 """Lessons 07, 08 and 10: what a training step costs. FLOPs per token, the GPUs' peaks, MFU.
 
-One formula: a weight in a matrix multiply costs 6 FLOPs per token in training (2 forward, 4
-backward), attention's QKᵀ and AV add 12·L·H·T, and the MLM head's vocabulary projection runs at
-the fraction of positions where it runs. MFU (model FLOPs utilisation) is the FLOP/s achieved
-over the chip's peak, as in PaLM (Chowdhery et al., 2022).
+One formula, `flops_per_token`, for every use: lesson 08's training budget, the MFU on
+`pretrain`'s progress bar and the benchmark's (benchmarks/bench_pretrain.py). A weight in a
+matrix multiply costs 6 FLOPs per token in training (2 forward, 4 backward), attention's QKᵀ and
+AV add 12·L·T·H, and the MLM head runs at the fraction of positions where it runs. MFU (model
+FLOPs utilisation) is the FLOP/s achieved over the chip's peak, as in PaLM (Chowdhery et al., 2022).
 """
 
 import torch
 
 
 def flops_per_token(config, seq_len, mlm_fraction=1.0):
-    """Training FLOPs per token: 6 per weight in a matrix multiply (2 forward, 4 backward),
-    plus attention's QKᵀ and AV (12·L·H·T), plus the vocabulary projection at the fraction of
-    positions where it runs (all of them, or only the masked ones with sparse_mlm)."""
+    """Training FLOPs (forward + backward) per token of BertForPreTraining on seq_len-token
+    sequences. mlm_fraction: the fraction of positions the MLM head runs at, 1.0 for the dense
+    head, the masking rate (0.15) with sparse_mlm.
+
+    A weight in a matrix multiply costs 6 FLOPs per token: a multiply and an add forward, and
+    twice that backward (the gradient for the input and the one for the weight). A token passes
+    through each layer's Q, K, V and output projections (4·H²) and feed-forward (2·H·I), and
+    through the MLM head's transform (H²) and decoder (V·H, the tied word embeddings).
+    Attention's QKᵀ and AV have no weights: 2·T·H FLOPs each per token and layer forward, so
+    12·L·T·H in training. Lookups, biases, LayerNorms and softmaxes multiply no matrices. The
+    pooler and the NSP head run once per sequence, 6·(H² + 2H)/T per token, and are left out:
+    torch's FlopCounterMode counts exactly this formula plus that (0.004% for BERT-Base at T=128).
+    """
     H, L, V, I = config.hidden_size, config.num_hidden_layers, config.vocab_size, config.intermediate_size
-    per_layer = 4 * H * H + 2 * H * I  # Q, K, V, output; the feed-forward's two matrices
-    dense = L * per_layer  # (the pooler and the NSP head run once per sequence: negligible)
-    # The MLM head, its transform (H·H) and the vocabulary projection (V·H), runs at
-    # mlm_fraction of the positions.
-    return 6 * dense + 12 * L * H * seq_len + 6 * (H * H + V * H) * mlm_fraction
+    encoder = L * (4 * H * H + 2 * H * I)  # Q, K, V, output; the feed-forward's two matrices
+    mlm_head = H * H + V * H  # the transform and the decoder
+    attention = 12 * L * seq_len * H  # QKᵀ and AV, forward and backward
+    return 6 * (encoder + mlm_fraction * mlm_head) + attention
 
 
 # Dense bf16/fp16 tensor-core peaks from the vendors' data sheets (without sparsity), in FLOP/s.

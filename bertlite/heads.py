@@ -40,6 +40,13 @@ class PreTrainingOutput:
     nsp_loss: Optional[torch.Tensor] = None
 
 
+def masked_positions(sequence_output, mlm_labels):
+    """The sparse MLM head's gather: the states (N, H) and labels (N,) of the N positions whose
+    label is not -100, so the vocabulary projection runs on those alone (lesson 10)."""
+    chosen = mlm_labels != IGNORE_INDEX  # (B, T)
+    return sequence_output[chosen], mlm_labels[chosen]
+
+
 class BertForPreTraining(nn.Module):
     def __init__(self, config):
         super().__init__()
@@ -62,8 +69,7 @@ class BertForPreTraining(nn.Module):
         if sparse_mlm:
             if mlm_labels is None:
                 raise ValueError("sparse_mlm=True needs mlm_labels: they say which positions to predict.")
-            chosen = mlm_labels != IGNORE_INDEX  # (B, T)
-            sequence_output, mlm_targets = sequence_output[chosen], mlm_labels[chosen]  # (N, H), (N,)
+            sequence_output, mlm_targets = masked_positions(sequence_output, mlm_labels)  # (N, H), (N,)
         mlm_logits = self.mlm_head(sequence_output)
         nsp_logits = self.nsp_head(pooled_output)
 

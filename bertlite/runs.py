@@ -177,8 +177,9 @@ def lesson07_model():
     cfg = PretrainConfig(out=None)
     folder = pretrained_dir(cfg)
     if checkpoint_path(folder, cfg.steps).exists():
-        print(f"lesson 07's model: read from {folder}")
+        print(f"lesson 07's model: read from the cache (pretrained/{folder.name})")
     else:
-        print(f"lesson 07's model is not in the cache ({folder}): pre-training it now with lesson 07's recipe "
-              f"({cfg.steps} steps of {cfg.batch_size} pairs). This takes minutes on a CPU; it is kept for next time.")
+        print(f"lesson 07's model is not in the cache (pretrained/{folder.name}): pre-training it now with lesson "
+              f"07's recipe ({cfg.steps} steps of {cfg.batch_size} pairs). This takes minutes on a CPU; it is kept "
+              f"for next time.")
     return cached_pretrained_model(cfg.preset, cfg.steps, cfg.seed, progress=True)

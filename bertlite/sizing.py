@@ -1,4 +1,6 @@
-"""Lesson 08: how many parameters a BERT has, where they live, and what training it costs.
+"""Lesson 08: how many parameters a BERT has, where they live, and the memory training them takes.
+(What training costs in FLOPs is flops.flops_per_token: one formula for lesson 08, pretrain and the
+benchmark.)
 
 With V = vocab_size, P = max_position_embeddings, S = type_vocab_size, H = hidden_size,
 I = intermediate_size (4H in every official BERT) and L = num_hidden_layers:
@@ -91,14 +93,3 @@ def training_memory(n_parameters, precision="fp32"):
     return {"weights": weights * n_parameters, "gradients": grads * n_parameters,
             "AdamW state": optimizer * n_parameters}
 
-
-def training_flops_per_token(config, seq_len):
-    """Floating-point operations to train BertForPreTraining on one token of a seq_len batch.
-
-    Each weight in a matmul does a multiply and an add per token (2 FLOPs forward) and the
-    backward pass costs twice the forward (gradients for the input and for the weight): 6N.
-    Attention adds work that no parameter counts: per layer and token, the scores q·kᵀ over
-    seq_len keys (2·T·H) and the weighted sum of the values (2·T·H), again ×3 for training.
-    """
-    N = count_parameters(config, "pretraining")
-    return 6 * N + 12 * config.num_hidden_layers * seq_len * config.hidden_size

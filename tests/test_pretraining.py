@@ -244,3 +244,17 @@ def test_clear_errors(env):
     run(env, "other", steps=2)
     with pytest.raises(ValueError, match=r"different config \(lr: checkpoint 0.001, now 0.005\)"):
         run(env, "other", steps=2, lr=5e-3, resume=True)
+
+
+def test_checkpoints_from_before_the_re_cut_still_load(env, tmp_path):
+    """BertLayer's feed-forward output used to be called `output`; such checkpoints load as before."""
+    result = run(env, "old-names", steps=1)
+    out = env["root"] / "old-names"
+    path = out / "checkpoint-0000001.pt"
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["model"] = {k.replace(".output_dense.", ".output."): v for k, v in ckpt["model"].items()}
+    assert any(".output.weight" in k for k in ckpt["model"])
+    torch.save(ckpt, path)
+    loaded, _ = checkpoints.load_pretrained(out)
+    for a, b in zip(result.model.state_dict().values(), loaded.state_dict().values()):
+        assert torch.equal(a, b)

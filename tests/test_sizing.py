@@ -1,5 +1,6 @@
 """Lesson 08: the closed-form parameter count against real models (bertlite's and
-transformers'), the published numbers, and the FLOPs formula against PyTorch's FLOP counter."""
+transformers'), the published numbers, and the one FLOPs formula (bertlite.flops) against
+PyTorch's FLOP counter."""
 
 import random
 
@@ -8,7 +9,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bertlite import BertConfig, BertForPreTraining, BertModel, approx_parameters, count_parameters
-from bertlite.sizing import parameter_breakdown, training_flops_per_token, training_memory
+from bertlite import sizing
+from bertlite.flops import flops_per_token
+from bertlite.masking import IGNORE_INDEX
+from bertlite.sizing import parameter_breakdown, training_memory
 
 MODELS = {"base": BertModel, "pretraining": BertForPreTraining}
 
@@ -95,28 +99,66 @@ def test_training_memory():
         training_memory(n, "fp16")
 
 
-def measured_training_flops(config, seq_len, batch=2):
-    """FLOPs that PyTorch's counter sees in one forward + backward pass (matmuls only), per token."""
-    with torch.device("meta"):
+def measured_training_flops(config, seq_len, mlm_fraction=1.0, batch=2):
+    """FLOPs that PyTorch's counter sees in one forward + backward pass of BertForPreTraining
+    (matmuls only), per token: (total, attention's bmm's). mlm_fraction=1.0 labels every
+    position and runs the dense head, on the meta device (shapes only: BERT-Base costs
+    nothing); below 1 the first round(mlm_fraction·T) positions of each sequence carry a label
+    and the sparse head runs, on the CPU (its gather needs real values)."""
+    sparse = mlm_fraction < 1
+    with torch.device("cpu" if sparse else "meta"):
         model = BertForPreTraining(config)
         ids = torch.zeros(batch, seq_len, dtype=torch.long)
+        labels = ids.clone()
+        labels[:, round(mlm_fraction * seq_len):] = IGNORE_INDEX
         nsp = torch.zeros(batch, dtype=torch.long)
     counter = FlopCounterMode(display=False)
     with counter:
-        model(ids, mlm_labels=ids, nsp_labels=nsp).loss.backward()
+        model(ids, mlm_labels=labels, nsp_labels=nsp, sparse_mlm=sparse).loss.backward()
     flops = counter.get_flop_counts()["Global"]
     attention = sum(v for op, v in flops.items() if "bmm" in str(op) or "attention" in str(op))
     return counter.get_total_flops() / (batch * seq_len), attention / (batch * seq_len)
 
 
-@pytest.mark.parametrize("preset,seq_len,tolerance", [("base", 128, 0.02), ("base", 512, 0.02), ("tiny", 128, 0.08)])
-def test_training_flops_against_the_flop_counter(preset, seq_len, tolerance):
+def once_per_sequence(config, seq_len):
+    """The pooler (H x H) and the NSP head (H x 2) run on [CLS] only: 6·(H² + 2H) per
+    sequence, the one thing flops_per_token leaves out."""
+    H = config.hidden_size
+    return 6 * (H * H + 2 * H) / seq_len
+
+
+@pytest.mark.parametrize("preset,seq_len", [("base", 128), ("base", 512), ("large", 128), ("tiny", 128), ("tiny", 512)])
+def test_training_flops_against_the_flop_counter(preset, seq_len):
     config = BertConfig.from_preset(preset, attn_implementation="eager")  # attention as two visible bmm's
     total, attention = measured_training_flops(config, seq_len)
     L, H = config.num_hidden_layers, config.hidden_size
     assert attention == 12 * L * seq_len * H  # the attention term is exact
-    formula = training_flops_per_token(config, seq_len)
-    # 6N slightly over-counts: lookups, biases, LayerNorms and the once-per-sequence pooler/NSP
-    # do no per-token matmul.
-    assert formula >= total
-    assert (formula - total) / total < tolerance
+    formula = flops_per_token(config, seq_len)  # dense MLM head: mlm_fraction=1.0
+    # Every matmul that runs per token is counted: the formula misses only the pooler and the
+    # NSP head, once per sequence (4e-5 of the total for BERT-Base at T=128).
+    assert total - formula == pytest.approx(once_per_sequence(config, seq_len), rel=1e-9)
+    assert 0 < (total - formula) / total < 2e-4
+
+
+@pytest.mark.parametrize("seq_len,labelled", [(64, 10), (64, 32), (32, 5)])
+def test_sparse_head_flops_against_the_flop_counter(seq_len, labelled):
+    """With sparse_mlm the MLM head runs only at the labelled positions: the formula's
+    mlm_fraction term, checked against the counter (a small model, on the CPU)."""
+    mlm_fraction = labelled / seq_len  # 10 of 64 is BERT's 15%, near enough
+    config = BertConfig.from_preset("tiny", vocab_size=1000, attn_implementation="eager")
+    total, _ = measured_training_flops(config, seq_len, mlm_fraction)
+    formula = flops_per_token(config, seq_len, mlm_fraction)
+    assert total - formula == pytest.approx(once_per_sequence(config, seq_len), rel=1e-9)
+    dense = flops_per_token(config, seq_len)
+    H, V = config.hidden_size, config.vocab_size
+    assert dense - formula == pytest.approx(6 * (H * H + V * H) * (1 - mlm_fraction))
+
+
+def test_one_flops_formula():
+    """Lesson 08's budget, pretrain's MFU and the benchmark use bertlite.flops.flops_per_token;
+    sizing no longer has a formula of its own."""
+    assert not hasattr(sizing, "training_flops_per_token")
+    base = BertConfig.from_preset("base")
+    # BERT-Base, T=128, dense head: 6 · (85.0M encoder weights + 24.0M head weights) + 14.2M
+    assert flops_per_token(base, 128) == 6 * (12 * 12 * 768**2 + 768**2 + 30522 * 768) + 12 * 12 * 128 * 768
+    assert flops_per_token(base, 128) == 667_948_032

@@ -2,95 +2,51 @@
 
 Each `check_*` function runs a learner's function and bertlite's reference on the same inputs
 (random ones and edge cases) and compares them. It prints one line when everything matches,
-or raises CheckFailed naming the case, the output, what was expected and a hint.
+raises NotDoneYet while the exercise is still a stub, or raises CheckFailed naming the case,
+the output, what was expected and a hint.
+
+One module per package module it checks, named after it (checks/attention.py checks
+bertlite/attention.py); harness.py holds what they share. A notebook imports from here:
+`from bertlite.checks import check_padding_mask`.
 """
 
-import torch
+from .attention import check_padding_mask, check_scaled_dot_product_attention, check_split_merge_heads
+from .checkpoints import check_atomic_save
+from .embeddings import check_bert_embeddings, check_sinusoidal_positions
+from .encoder import check_bert_layer, check_bert_model, check_bert_pooler
+from .flops import check_flops_per_token, counted_flops_per_token
+from .harness import CheckFailed, NotDoneYet, call, compare, copy_weights, describe, run_cases
+from .heads import check_masked_positions, check_mlm_loss, check_sparse_mlm_loss
+from .masking import check_mask_tokens
+from .nsp import check_pick_other_document
+from .optim import check_param_groups, check_warmup_linear
+from .sizing import check_embedding_parameters, check_layer_parameters, check_training_flops_per_token
+from .task_encoding import check_align_labels, check_best_span
+from .tokenization import (check_basic_tokenize, check_pair_layout, check_split_on_punctuation,
+                           check_truncate_pair, check_wordpiece)
 
-
-class CheckFailed(AssertionError):
-    """An exercise's output differs from the reference."""
-
-
-class NotDoneYet(CheckFailed):
-    """The exercise still raises NotImplementedError."""
-
-
-def describe(x):
-    if isinstance(x, torch.Tensor):
-        if x.numel() <= 12:
-            return f"tensor {x.tolist()} (shape {tuple(x.shape)}, {x.dtype})"
-        return f"tensor of shape {tuple(x.shape)}, {x.dtype}"
-    text = repr(x)
-    return text if len(text) < 200 else text[:200] + " ..."
-
-
-def compare(got, expected, what, atol=1e-5):
-    """Return None if got matches expected, else a sentence saying how it differs."""
-    if isinstance(expected, torch.Tensor):
-        if not isinstance(got, torch.Tensor):
-            return f"{what} should be a tensor, got {type(got).__name__}"
-        if got.shape != expected.shape:
-            return f"{what} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}"
-        if expected.dtype == torch.bool or not expected.is_floating_point():
-            wrong = (got != expected).nonzero()
-            if len(wrong):
-                i = tuple(wrong[0].tolist())
-                return f"{what}[{', '.join(map(str, i))}] is {got[i].item()}, expected {expected[i].item()}"
-            return None
-        diff = (got.double() - expected.double()).abs()
-        if not torch.isfinite(got).all():
-            return f"{what} contains NaN or inf"
-        if diff.max() > atol:
-            i = tuple(int(j) for j in torch.unravel_index(diff.argmax(), diff.shape))
-            return (f"{what}[{', '.join(map(str, i))}] is {got[i].item():.6g}, expected "
-                    f"{expected[i].item():.6g} (max abs diff {diff.max().item():.3g} > {atol:g})")
-        return None
-    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
-        if len(got) != len(expected):
-            return f"{what} has {len(got)} items, expected {len(expected)}: expected {describe(list(expected))}, got {describe(list(got))}"
-        for i, (g, e) in enumerate(zip(got, expected)):
-            problem = compare(g, e, f"{what}[{i}]", atol)
-            if problem:
-                return problem
-        return None
-    if got != expected:
-        return f"{what} is {describe(got)}, expected {describe(expected)}"
-    return None
-
-
-def copy_weights(reference, learner, name, hint):
-    """Load the reference module's weights into the learner's, so both compute with the same
-    numbers; if they do not fit, say which names the learner's module must keep."""
-    try:
-        learner.load_state_dict(reference.state_dict())
-    except RuntimeError as e:
-        raise CheckFailed(f"✗ {name}: bertlite's weights do not load into your module. {hint} "
-                          f"torch says: {e}") from None
-    return learner
-
-
-def run_cases(name, learner_fn, reference_fn, cases, hint="", atol=1e-5):
-    """cases: list of (description, args tuple). Raises CheckFailed on the first mismatch."""
-    for description, args in cases:
-        expected = reference_fn(*args)
-        try:
-            got = learner_fn(*args)
-        except NotImplementedError as e:
-            raise NotDoneYet(f"{name} is not written yet ({e}). Fill in the exercise, run its cell, then this check.") from None
-        problem = compare(got, expected, "the output", atol)
-        if problem:
-            raise CheckFailed(f"✗ {name}, case «{description}»: {problem}." + (f"\n  hint: {hint}" if hint else ""))
-    print(f"✓ {name}: all {len(cases)} cases match the reference.")
-
-
-from .tokenization import *  # noqa: E402,F401,F403
-from .embeddings import *  # noqa: E402,F401,F403
-from .attention import *  # noqa: E402,F401,F403
-from .encoder import *  # noqa: E402,F401,F403
-from .masking import *  # noqa: E402,F401,F403
-from .nsp import *  # noqa: E402,F401,F403
-from .pretraining import *  # noqa: E402,F401,F403
-from .sizing import *  # noqa: E402,F401,F403
-from .finetuning import *  # noqa: E402,F401,F403
-from .gpu import *  # noqa: E402,F401,F403
+__all__ = [
+    # lesson 01
+    "check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair",
+    # lesson 02
+    "check_bert_embeddings", "check_sinusoidal_positions",
+    # lesson 03
+    "check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads",
+    # lesson 04
+    "check_bert_layer", "check_bert_pooler", "check_bert_model",
+    # lesson 05
+    "check_mask_tokens", "check_mlm_loss",
+    # lesson 06
+    "check_pair_layout", "check_pick_other_document",
+    # lesson 07
+    "check_param_groups", "check_warmup_linear",
+    # lesson 08
+    "check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token",
+    # lesson 09
+    "check_align_labels", "check_best_span",
+    # lesson 10
+    "check_flops_per_token", "counted_flops_per_token", "check_masked_positions", "check_sparse_mlm_loss",
+    "check_atomic_save",
+    # the harness, for anyone writing a check of their own
+    "CheckFailed", "NotDoneYet", "call", "compare", "copy_weights", "describe", "run_cases",
+]

@@ -1,9 +1,9 @@
-"""Checks for lesson 03 (attention)."""
+"""Checks for bertlite/attention.py (lesson 03: attention)."""
 
 import torch
 
 from .. import attention as ref
-from . import CheckFailed, NotDoneYet, compare, run_cases
+from .harness import CheckFailed, call, compare, run_cases
 
 __all__ = ["check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads"]
 
@@ -68,7 +68,8 @@ def check_split_merge_heads(split_heads, merge_heads):
     run_cases("merge_heads", merge_heads, ref.merge_heads, merge_cases, atol=0.0,
               hint="undo split_heads: swap heads and T back, then reshape to (B, T, heads·d).")
     x = torch.randn(2, 5, 12, generator=g)
-    problem = compare(merge_heads(split_heads(x, 4)), x, "merge_heads(split_heads(x, 4))", atol=0.0)
+    round_trip = call("merge_heads", merge_heads, call("split_heads", split_heads, x, 4))
+    problem = compare(round_trip, x, "merge_heads(split_heads(x, 4))", atol=0.0)
     if problem:
         raise CheckFailed(f"✗ split/merge round trip: {problem}.")
     print("✓ merge_heads(split_heads(x, h)) == x")

@@ -1,10 +1,10 @@
-"""Checks for lesson 02 (embeddings)."""
+"""Checks for bertlite/embeddings.py (lesson 02: the input embeddings)."""
 
 import torch
 
 from .. import embeddings as ref
 from ..config import BertConfig
-from . import copy_weights, run_cases
+from .harness import call, copy_weights, run_cases
 
 __all__ = ["check_bert_embeddings", "check_sinusoidal_positions"]
 
@@ -19,7 +19,7 @@ def check_bert_embeddings(BertEmbeddings):
     with torch.no_grad():  # a LayerNorm at identity would hide a missing or misplaced LayerNorm
         reference.LayerNorm.weight.normal_(1.0, 0.2)
         reference.LayerNorm.bias.normal_(0.0, 0.2)
-    learner = copy_weights(reference, BertEmbeddings(config), "BertEmbeddings",
+    learner = copy_weights(reference, call("BertEmbeddings", BertEmbeddings, config), "BertEmbeddings",
                            "Keep the submodule names word_embeddings, position_embeddings, "
                            "token_type_embeddings, LayerNorm, dropout and their sizes as in the cell.")
 

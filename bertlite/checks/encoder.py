@@ -1,4 +1,4 @@
-"""Checks for lesson 04 (the encoder).
+"""Checks for bertlite/encoder.py (lesson 04: the encoder).
 
 Each check builds bertlite's module and the learner's from the same config, copies the
 reference's weights into the learner's, and compares outputs on random inputs with padding
@@ -7,8 +7,9 @@ masks: in eval mode, and in train mode with dropout p = 0 (which must compute th
 import torch
 
 from .. import encoder as ref
+from ..attention import padding_mask
 from ..config import BertConfig
-from . import copy_weights, run_cases
+from .harness import call, copy_weights, run_cases
 
 __all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model"]
 
@@ -23,7 +24,7 @@ def twins(name, learner_cls, config):
     """The reference module and the learner's, holding the same weights."""
     torch.manual_seed(0)
     reference = getattr(ref, name)(config)
-    learner = copy_weights(reference, learner_cls(config), name,
+    learner = copy_weights(reference, call(name, learner_cls, config), name,
                            "Your __init__ differs from the lesson's: the exercise is forward only.")
     return reference, learner
 
@@ -64,7 +65,7 @@ def check_bert_layer(BertLayer):
         g = torch.Generator().manual_seed(1)
         x = torch.randn(3, 7, cfg.hidden_size, generator=g)  # (B, T, H)
         attention_mask = random_batch(cfg)[2]
-        return [("no mask", (x,)), ("padding mask", (x, ref.padding_mask(attention_mask)))]
+        return [("no mask", (x,)), ("padding mask", (x, padding_mask(attention_mask)))]
 
     run_twins(
         "BertLayer", BertLayer, cases,

@@ -1,14 +1,13 @@
-"""Checks for lesson 05 (masked language model)."""
+"""Checks for bertlite/masking.py (lesson 05: choosing and corrupting the tokens to predict)."""
 
 import math
 
 import torch
-import torch.nn.functional as F
 
 from ..masking import IGNORE_INDEX
-from . import CheckFailed, NotDoneYet, run_cases
+from .harness import CheckFailed, call
 
-__all__ = ["check_mask_tokens", "check_mlm_loss"]
+__all__ = ["check_mask_tokens"]
 
 
 def _fail(what, hint):
@@ -25,10 +24,7 @@ def check_mask_tokens(mask_tokens):
     ids[::2, 100:] = 0  # every other row is padded
     special = (ids == 0) | (ids == 2) | (ids == 3)
     before = ids.clone()
-    try:
-        masked, labels = mask_tokens(ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
-    except NotImplementedError as e:
-        raise NotDoneYet(f"mask_tokens is not written yet ({e}). Fill in the exercise, run its cell, then this check.") from None
+    masked, labels = call("mask_tokens", mask_tokens, ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
     if not torch.equal(ids, before):
         _fail("it changed input_ids in place.", "work on a copy (torch.where returns a new tensor).")
     if masked.shape != ids.shape or labels.shape != ids.shape:
@@ -49,7 +45,8 @@ def check_mask_tokens(mask_tokens):
             _fail(f"{name} rate is {k / total:.3f} over {total} tokens, expected {p:.3f}.",
                   "choose with probability mlm_probability; then 80% [MASK], 10% random, 10% unchanged.")
     short = torch.tensor([[2, 7, 8, 3]] * 400)  # [CLS] two words [SEP]: most rows draw nothing
-    _, short_labels = mask_tokens(short, (short == 2) | (short == 3), V, MASK, 0.15, torch.Generator().manual_seed(2))
+    _, short_labels = call("mask_tokens", mask_tokens, short, (short == 2) | (short == 3), V, MASK, 0.15,
+                           torch.Generator().manual_seed(2))
     empty = int(((short_labels != IGNORE_INDEX).sum(-1) == 0).sum())
     if empty:
         _fail(f"{empty} of 400 short sequences ([CLS] a b [SEP]) got no prediction: their MLM loss is 0/0 = NaN.",
@@ -59,35 +56,14 @@ def check_mask_tokens(mask_tokens):
         _fail(f"in 400 short sequences the two words were chosen {per_position[0]} and {per_position[1]} times: "
               f"the extra prediction always goes to the same place.",
               "pick the extra token at random among the row's candidates, not the first one.")
-    again = mask_tokens(ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
+    again = call("mask_tokens", mask_tokens, ids, special, V, MASK, 0.15, torch.Generator().manual_seed(1))
     if not (torch.equal(again[0], masked) and torch.equal(again[1], labels)):
         _fail("the same seeded generator gave a different result.", "pass generator= to every torch.rand / torch.randint.")
     for bad in (0.0, 1.0):
         try:
-            mask_tokens(ids, special, V, MASK, bad)
+            call("mask_tokens", mask_tokens, ids, special, V, MASK, bad)
         except ValueError:
             continue
         _fail(f"mlm_probability={bad} did not raise ValueError.", "check 0 < mlm_probability < 1 first.")
     print(f"✓ mask_tokens: specials safe, labels exact, rates {n / candidates:.3f} chosen and "
           f"{rates['[MASK]'][0] / n:.2f} [MASK] over {candidates} tokens, seeded runs repeat.")
-
-
-def _reference_mlm_loss(logits, labels):
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
-
-
-def check_mlm_loss(mlm_loss):
-    g = torch.Generator().manual_seed(0)
-    cases = []
-    for B, T, V in [(1, 4, 7), (2, 5, 11), (3, 16, 50)]:
-        logits = torch.randn(B, T, V, generator=g) * 3
-        labels = torch.randint(V, (B, T), generator=g)
-        labels[torch.rand(B, T, generator=g) < 0.6] = IGNORE_INDEX
-        labels[0, 0] = 1  # at least one chosen position
-        cases.append((f"B={B}, T={T}, V={V}", (logits, labels)))
-    big = torch.zeros(1, 3, 5)
-    big[0, :, 0] = 1000.0  # a naive exp() overflows here
-    cases.append(("huge logits", (big, torch.tensor([[0, 1, -100]]))))
-    run_cases("mlm_loss", mlm_loss, _reference_mlm_loss, cases,
-              hint="log p = logits - logsumexp(logits); average -log p[label] over the positions "
-                   "whose label is not -100 only.")

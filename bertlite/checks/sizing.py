@@ -1,15 +1,17 @@
-"""Checks for lesson 08 (counting parameters and FLOPs).
+"""Checks for bertlite/sizing.py (lesson 08: counting parameters and FLOPs).
 
 The references are independent of the formulas: the counts come from building the real
 modules and summing p.numel()."""
 
 import random
 
-from .. import sizing as ref
+import torch
+
 from ..config import BertConfig
 from ..embeddings import BertEmbeddings
 from ..encoder import BertLayer
-from . import run_cases
+from ..heads import BertForPreTraining
+from .harness import run_cases
 
 __all__ = ["check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token"]
 
@@ -38,6 +40,14 @@ def real_count(module_class):
     return count
 
 
+def six_n_plus_attention(config, seq_len):
+    """Lesson 08's estimate of the training FLOPs per token: 6 per parameter of
+    BertForPreTraining (its count from building the real model), plus 12·L·T·H for attention."""
+    with torch.device("meta"):  # shapes only: BERT-Base costs nothing
+        n = numel(BertForPreTraining(config))
+    return 6 * n + 12 * config.num_hidden_layers * seq_len * config.hidden_size
+
+
 def check_embedding_parameters(embedding_parameters):
     cases = [(d, (c,)) for d, c in random_configs(10)]
     run_cases("embedding_parameters", embedding_parameters, real_count(BertEmbeddings), cases,
@@ -54,6 +64,6 @@ def check_layer_parameters(layer_parameters):
 
 def check_training_flops_per_token(training_flops_per_token):
     cases = [(f"{d}, seq_len={T}", (c, T)) for (d, c), T in zip(random_configs(6, seed=2), [128, 512, 1, 64, 200, 7, 33, 300])]
-    run_cases("training_flops_per_token", training_flops_per_token, ref.training_flops_per_token, cases,
+    run_cases("training_flops_per_token", training_flops_per_token, six_n_plus_attention, cases,
               hint="6 · count_parameters(config, 'pretraining') + 12 · L · seq_len · H: the attention term "
                    "has two products (scores and weighted values), 2·T·H FLOPs each per token and layer, ×3 for training.")

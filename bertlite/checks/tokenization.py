@@ -1,11 +1,13 @@
-"""Checks for lesson 01 (tokenization)."""
+"""Checks for bertlite/tokenization.py: the tokenizer (lesson 01) and the layout of a
+sentence pair (lesson 06)."""
 
 import random
 
 from .. import tokenization as ref
-from . import run_cases
+from .harness import run_cases
 
-__all__ = ["check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair"]
+__all__ = ["check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair",
+           "check_pair_layout"]
 
 EDGE_TEXTS = [
     "", "   ", "Hello, World!", "Don't stop.", "Café naïve RÉSUMÉ", "中文 and text",
@@ -75,3 +77,16 @@ def check_truncate_pair(truncate_pair):
              "pop from the one that was shorter at the start (a if they started equal; if b is None, "
              "always from a). Return (a, b), with b still None if it was.",
     )
+
+
+def check_pair_layout(pair_layout):
+    cases = [("short", ([7, 8], [9], 2, 3)), ("one token each", ([5], [6], 101, 102)),
+             ("B longer", ([10], [11, 12, 13, 14], 2, 3))]
+    rng = random.Random(0)
+    for i in range(5):
+        a = [rng.randrange(5, 100) for _ in range(rng.randint(1, 10))]
+        b = [rng.randrange(5, 100) for _ in range(rng.randint(1, 10))]
+        cases.append((f"random {i}", (a, b, 2, 3)))
+    run_cases("pair_layout", pair_layout, ref.pair_layout, cases,
+              hint="[CLS] A [SEP] B [SEP]; token_type_ids are 0 up to and including the first "
+                   "[SEP], then 1 for B and the last [SEP].")

@@ -1,9 +1,9 @@
-"""Checks for lesson 09 (fine-tuning)."""
+"""Checks for bertlite/task_encoding.py (lesson 09: task labels onto tokens, span logits back to answers)."""
 
 import torch
 
-from .. import finetuning as ref
-from . import run_cases
+from .. import task_encoding as ref
+from .harness import run_cases
 
 __all__ = ["check_align_labels", "check_best_span"]
 

@@ -1,21 +1,21 @@
-"""Checks for lesson 07 (pre-training)."""
+"""Checks for bertlite/optim.py (lesson 07: the optimizer's parameter groups and learning-rate schedule)."""
 
 import torch
 from torch import nn
 
-from .. import pretraining as ref
+from .. import optim as ref
 from ..config import BertConfig
 from ..heads import BertForPreTraining
-from . import CheckFailed, NotDoneYet, run_cases
+from .harness import CheckFailed, call, run_cases
 
 __all__ = ["check_param_groups", "check_warmup_linear"]
 
 
-def _describe_groups(param_groups_fn, model, weight_decay):
+def _describe_groups(groups, model):
     """{parameter name: its group's weight_decay}, and the names listed twice or not owned."""
     names = {id(p): n for n, p in model.named_parameters()}
     where, problems = {}, []
-    for g in param_groups_fn(model, weight_decay):
+    for g in groups:
         for p in g["params"]:
             name = names.get(id(p))
             if name is None:
@@ -41,12 +41,8 @@ def check_param_groups(param_groups):
             "ends with 'bias' or it belongs to an nn.LayerNorm; skip parameters with requires_grad=False; "
             "model.named_parameters() lists a tied weight once.")
     for description, model, wd in cases:
-        try:
-            got, problems = _describe_groups(param_groups, model, wd)
-        except NotImplementedError as e:
-            raise NotDoneYet(f"param_groups is not written yet ({e}). Fill in the exercise, run its cell, "
-                             f"then this check.") from None
-        expected, _ = _describe_groups(ref.param_groups, model, wd)
+        got, problems = _describe_groups(call("param_groups", param_groups, model, wd), model)
+        expected, _ = _describe_groups(ref.param_groups(model, wd), model)
         for name in expected:
             if name not in got:
                 problems.append(f"{name} is in no group")

@@ -1,0 +1,57 @@
+"""Checks for bertlite/flops.py (lesson 10: what a training step costs).
+
+The reference is independent of the formula: the FLOPs torch counts while it runs a real
+forward + backward of BertForPreTraining."""
+
+import torch
+
+from ..config import BertConfig
+from ..heads import BertForPreTraining
+from ..masking import IGNORE_INDEX
+from .harness import CheckFailed, call
+
+__all__ = ["check_flops_per_token", "counted_flops_per_token"]
+
+
+def counted_flops_per_token(config, seq_len, mlm_fraction, batch_size=4, seed=0):
+    """FLOPs per token of one forward + backward of BertForPreTraining, as torch's
+    FlopCounterMode counts them while it runs (matmuls only; eager attention, so its two
+    matmuls are counted too). mlm_fraction of the positions carry an MLM label."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cfg = BertConfig(**{**config.to_dict(), "attn_implementation": "eager",
+                        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0})
+    g = torch.Generator().manual_seed(seed)
+    model = BertForPreTraining(cfg)
+    B, T = batch_size, seq_len
+    ids = torch.randint(cfg.vocab_size, (B, T), generator=g)
+    labels = torch.full_like(ids, IGNORE_INDEX)
+    chosen = torch.randperm(B * T, generator=g)[:round(mlm_fraction * B * T)]
+    labels.view(-1)[chosen] = ids.view(-1)[chosen]
+    with FlopCounterMode(display=False) as counter:
+        out = model(ids, mlm_labels=labels, nsp_labels=torch.zeros(B, dtype=torch.long),
+                    sparse_mlm=mlm_fraction < 1)
+        out.loss.backward()
+    return counter.get_total_flops() / (B * T)
+
+
+def check_flops_per_token(flops_per_token):
+    cases = [
+        ("tiny, V=1000, T=64, every position predicted", BertConfig.from_preset("tiny", vocab_size=1000), 64, 1.0),
+        ("tiny, V=1000, T=64, 15% predicted (sparse head)", BertConfig.from_preset("tiny", vocab_size=1000), 64, 0.15),
+        ("L3/H64, intermediate 100, V=300, T=32, 40% predicted",
+         BertConfig(vocab_size=300, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+                    intermediate_size=100, max_position_embeddings=64), 32, 0.4),
+    ]
+    for description, config, T, fraction in cases:
+        got = call("flops_per_token", flops_per_token, config, T, fraction)
+        counted = counted_flops_per_token(config, T, fraction)
+        # The formula leaves out the pooler and NSP head (once per sequence): well under 1%.
+        if not isinstance(got, (int, float)) or abs(got - counted) > 0.01 * counted:
+            raise CheckFailed(
+                f"✗ flops_per_token, case «{description}»: you give {got!r}, torch counted "
+                f"{counted:,.0f} FLOPs per token (forward + backward).\n  hint: 6 per weight of "
+                f"every matmul a token passes through (Q, K, V, output, W1, W2 in each layer), "
+                f"12·L·T·H for attention's two T x T matmuls, and the MLM head (H·H + V·H weights) "
+                f"only at mlm_fraction of the positions.")
+    print(f"✓ flops_per_token: all {len(cases)} cases within 1% of the FLOPs torch counts.")
