@@ -172,8 +172,8 @@ def cached_pretrained_model(preset="tiny", steps=LESSON07_STEPS, seed=0, progres
 
 def lesson07_model():
     """(model, tokenizer): the tiny BERT that lesson 07 pre-trains, which lessons 09 and 10 build
-    on. Read from the cache when lesson 07 (or `python -m bertlite prepare`) has run; otherwise
-    it is trained here first, with a progress bar: about four minutes on two CPU cores."""
+    on. Read from the cache when lesson 07 has run; otherwise it is trained here first, with a
+    progress bar (minutes on a laptop's CPU), and kept in the cache."""
     cfg = PretrainConfig(out=None)
     folder = pretrained_dir(cfg)
     if checkpoint_path(folder, cfg.steps).exists():
