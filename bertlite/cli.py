@@ -1,4 +1,7 @@
-"""Lessons 07 and 10: the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
+"""Lesson 08 (and 07, 10): the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
+
+`pretrain` is lessons 07 and 10's; `export` and `fill-mask` (lesson 08) share a model with Hugging
+Face and try it out. (The module counts as lesson 08's because it calls export.py.)
 
 Every option of `pretrain` is a field of PretrainConfig (pretraining.py): the parser is built from
 the fields, their defaults and their help, so the three can never disagree.
@@ -61,7 +64,49 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true",
                    help="delete the run already in --out (checkpoints, metrics, plots) and start again; "
                         "without it, a folder that holds a run is refused")
+    e = commands.add_parser(
+        "export", help="write a model as a Hugging Face BERT folder (lesson 08)",
+        description="Write SRC as a Hugging Face BERT folder DIR (config.json, model.safetensors, vocab.txt, "
+                    "tokenizer_config.json, special_tokens_map.json) that transformers' from_pretrained loads.",
+        epilog="examples:\n  python -m bertlite export runs/tiny exported/tiny\n"
+               "  python -m bertlite export runs/tiny/checkpoint-0001000.pt exported/tiny-1000",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("source", metavar="SRC", help="a run folder (checkpoint-*.pt and vocab.txt), a checkpoint "
+                                                 "file, or a Hugging Face BERT folder")
+    e.add_argument("directory", metavar="DIR", help="the folder to write")
+    f = commands.add_parser(
+        "fill-mask", help="the most probable words for each [MASK] in a text (lesson 08)",
+        description="Print the top-k completions of each [MASK] in TEXT, with their probabilities.",
+        epilog='example:\n  python -m bertlite fill-mask --model runs/tiny "the [MASK] of the union" --top-k 5',
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("--model", required=True, metavar="DIR",
+                   help="a run folder, an exported folder, or any Hugging Face BERT folder with an MLM head")
+    f.add_argument("text", metavar="TEXT", help="a text with one or more [MASK]")
+    f.add_argument("--top-k", type=int, default=5, help="how many completions per [MASK] (default 5)")
     return parser
+
+
+def export_command(args):
+    from .export import load_model, save_pretrained
+
+    model, tokenizer = load_model(args.source)
+    save_pretrained(model, tokenizer, args.directory)
+    print(f"wrote {type(model).__name__} ({model.config.num_hidden_layers} layers, hidden size "
+          f"{model.config.hidden_size}, {tokenizer.vocab_size} tokens) to {args.directory}/ ; load it with "
+          f"transformers.{type(model).__name__}.from_pretrained({str(args.directory)!r})")
+    return 0
+
+
+def fill_mask_command(args):
+    from .export import fill_mask, load_model
+
+    model, tokenizer = load_model(args.model, strict=False)  # a BertForMaskedLM folder has no pooler, no NSP
+    completions = fill_mask(model, tokenizer, args.text, args.top_k)
+    for n, top in enumerate(completions, 1):
+        print(f"[MASK] {n} of {len(completions)}:")
+        for rank, (token, p) in enumerate(top, 1):
+            print(f"  {rank:2d}. {token:<20} {p:.4f}")
+    return 0
 
 
 def pretrain_command(args):
@@ -105,6 +150,10 @@ def main(argv=None):
     try:
         if args.command == "pretrain":
             return pretrain_command(args)
+        if args.command == "export":
+            return export_command(args)
+        if args.command == "fill-mask":
+            return fill_mask_command(args)
     except (ValueError, TypeError, OSError, FloatingPointError) as e:  # FileNotFoundError, ConnectionError: OSErrors
         print(f"bertlite {args.command}: error: {e}", file=sys.stderr)
         return 1

@@ -2,7 +2,7 @@
 
 Hugging Face nests its modules deeply (`encoder.layer.3.attention.self.query`); bertlite keeps
 them flat (`layers.3.attention.query`). This file is the one place where the two sets of names
-meet, and the mapping below is the whole translation.
+meet: the two mappings below (there and back) are the whole translation.
 """
 
 import re
@@ -22,9 +22,24 @@ HF_TO_BERTLITE = [
     (r"encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
     (r"cls\.predictions\.transform\.dense\.", r"mlm_head.transform."),
     (r"cls\.predictions\.transform\.LayerNorm\.", r"mlm_head.LayerNorm."),
-    (r"cls\.predictions\.decoder\.bias$", r"mlm_head.decoder.bias"),
-    (r"cls\.predictions\.bias$", r"mlm_head.decoder.bias"),  # the same tensor, saved twice
+    (r"cls\.predictions\.decoder\.", r"mlm_head.decoder."),  # .weight: the tied embeddings
+    (r"cls\.predictions\.bias$", r"mlm_head.decoder.bias"),  # the same bias, saved twice
     (r"cls\.seq_relationship\.", r"nsp_head."),
+]
+# The way back, for saving in Hugging Face's layout (export.py): each bertlite name to the one
+# Hugging Face name that transformers reads (`cls.predictions.bias` for the decoder's bias).
+BERTLITE_TO_HF = [
+    (r"layers\.(\d+)\.attention\.(query|key|value)\.", r"encoder.layer.\1.attention.self.\2."),
+    (r"layers\.(\d+)\.attention\.dense\.", r"encoder.layer.\1.attention.output.dense."),
+    (r"layers\.(\d+)\.attention_norm\.", r"encoder.layer.\1.attention.output.LayerNorm."),
+    (r"layers\.(\d+)\.intermediate\.", r"encoder.layer.\1.intermediate.dense."),
+    (r"layers\.(\d+)\.output_dense\.", r"encoder.layer.\1.output.dense."),
+    (r"layers\.(\d+)\.output_norm\.", r"encoder.layer.\1.output.LayerNorm."),
+    (r"mlm_head\.transform\.", r"cls.predictions.transform.dense."),
+    (r"mlm_head\.LayerNorm\.", r"cls.predictions.transform.LayerNorm."),
+    (r"mlm_head\.decoder\.bias$", r"cls.predictions.bias"),
+    (r"mlm_head\.decoder\.", r"cls.predictions.decoder."),
+    (r"nsp_head\.", r"cls.seq_relationship."),
 ]
 # Keys that belong to a head: a bare BertModel drops them (and says so).
 HEAD_PREFIXES = ("mlm_head.", "nsp_head.", "classifier.", "qa_outputs.")
@@ -59,6 +74,19 @@ def hf_to_bertlite_name(key: str) -> str:
     return key
 
 
+def bertlite_to_hf_name(key: str) -> str:
+    """Translate one bertlite name into Hugging Face's, keeping a "bert." prefix if it has one:
+    `bert.layers.1.output_dense.weight` -> `bert.encoder.layer.1.output.dense.weight`. The
+    inverse of hf_to_bertlite_name on every key of every bertlite model (tests/test_export.py)."""
+    prefix = "bert." if key.startswith("bert.") else ""
+    bare = key[len(prefix):]
+    for pattern, replacement in BERTLITE_TO_HF:
+        bare, n = re.subn("^" + pattern, replacement, bare)
+        if n:
+            break
+    return prefix + bare
+
+
 def check_weight_shapes(config, shapes):
     """Check a checkpoint against a config before the model is built, so that a config.json that
     does not describe the weights (vocab_size=50000000 beside a small checkpoint, say) fails
@@ -74,7 +102,7 @@ def check_weight_shapes(config, shapes):
         config = BertConfig.from_dict(config)
     layers, shown = set(), set()  # the layer numbers present; the config fields some shape confirms
     for key, shape in shapes.items():
-        bare = key[len("bert."):] if key.startswith("bert.") else key
+        bare = key.removeprefix("bert.")
         if NOT_WEIGHTS.search(bare):
             continue
         name = hf_to_bertlite_name(bare)
@@ -120,7 +148,7 @@ def load_hf_state_dict(model, state_dict, strict=True):
     ours = model.state_dict()
     renamed, source, dropped = {}, {}, []
     for key, tensor in state_dict.items():
-        bare = key[len("bert."):] if key.startswith("bert.") else key
+        bare = key.removeprefix("bert.")
         if NOT_WEIGHTS.search(bare):
             continue
         name = hf_to_bertlite_name(bare)
@@ -140,7 +168,7 @@ def load_hf_state_dict(model, state_dict, strict=True):
     if (missing or unexpected) and strict:
         raise ValueError(
             f"the checkpoint does not fit {type(model).__name__}.\n"
-            f"  missing from the checkpoint ({len(missing)}): {_names(missing)}\n"
+            f"  missing from the checkpoint ({len(missing)}): {_names(sorted(_both(k) for k in missing))}\n"
             f"  unexpected in the checkpoint ({len(unexpected)}): {_names(unexpected)}\n"
             f"Is it a BERT checkpoint, and is the model built from the same config.json? "
             f"To load what fits and keep the rest as initialised (e.g. a BertForMaskedLM "
@@ -170,6 +198,12 @@ def load_hf_state_dict(model, state_dict, strict=True):
     with torch.no_grad():
         model.load_state_dict({k: v for k, v in renamed.items() if k in ours}, strict=not missing)
     return model
+
+
+def _both(name):
+    """A tensor's name in a checkpoint's own (Hugging Face) layout, with bertlite's beside it."""
+    hf = bertlite_to_hf_name(name)
+    return name if hf == name else f"{hf} (bertlite: {name})"
 
 
 def _names(keys, shown=8):

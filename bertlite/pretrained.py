@@ -13,27 +13,30 @@ hidden in it. Their shapes are checked against config.json before the model is b
 config.json that does not describe them fails before anything is allocated.
 """
 
+import inspect
 import json
 from pathlib import Path
 
 import torch
 
+from .cache import load_tensors
 from .config import BertConfig
 from .encoder import BertModel
 from .heads import BertForPreTraining
 from .loading import check_weight_shapes, load_hf_state_dict
 from .tokenization import WordPieceTokenizer
-from .cache import load_tensors
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # tried in this order
 
 
-def from_pretrained(path, model_class=None):
+def from_pretrained(path, model_class=None, strict=True):
     """(model, tokenizer) from a Hugging Face BERT directory.
 
-    model_class: BertModel, BertForPreTraining, or None to pick BertForPreTraining when the
-    checkpoint carries the pre-training heads ("cls.*" tensors) and BertModel otherwise.
-    The model is returned in eval mode, on the CPU.
+    model_class: BertModel, BertForPreTraining, a task model (lesson 09; its num_labels comes
+    from config.json's id2label), or None to pick BertForPreTraining when the checkpoint carries
+    the pre-training heads ("cls.*" tensors) and BertModel otherwise. strict: as for
+    load_hf_state_dict (False loads a BertForMaskedLM checkpoint, which has no pooler or NSP
+    head, keeping those as initialised). The model is returned in eval mode, on the CPU.
     """
     path = Path(path)
     if not path.is_dir():
@@ -56,7 +59,10 @@ def from_pretrained(path, model_class=None):
     if model_class is None:
         has_heads = any(k.startswith("cls.") for k in state_dict)
         model_class = BertForPreTraining if has_heads else BertModel
-    model = load_hf_state_dict(model_class(config), state_dict).eval()
+    kwargs = {}
+    if "num_labels" in inspect.signature(model_class).parameters:
+        kwargs["num_labels"] = num_labels(path / "config.json")
+    model = load_hf_state_dict(model_class(config, **kwargs), state_dict, strict=strict).eval()
     tokenizer = read_tokenizer(path, config)
     return model, tokenizer
 
@@ -77,6 +83,13 @@ def read_config(file):
         return BertConfig.from_dict(d)
     except (TypeError, ValueError) as e:  # the message names the field; add which file holds it
         raise type(e)(f"{file}: {e}") from None
+
+
+def num_labels(file):
+    """The number of labels a task model's config.json gives (its id2label, else num_labels;
+    transformers' default is 2)."""
+    d = json.loads(file.read_text())
+    return len(d["id2label"]) if d.get("id2label") else int(d.get("num_labels", 2))
 
 
 def weight_file(path):

@@ -11,12 +11,15 @@ format: one token per line, the line number is the id.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from itertools import accumulate
+from pathlib import Path
 
 import torch
 
-from .cache import read_utf8
+from .cache import atomic_write, read_utf8
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -129,42 +132,84 @@ def load_vocab(vocab_file):
 class WordPieceTokenizer:
     """BERT's tokenizer, with the same names and the same output as transformers' BertTokenizer."""
 
-    def __init__(self, vocab_file, do_lower_case=True, model_max_length=512):
+    def __init__(self, vocab_file, do_lower_case=True, model_max_length=512, *, do_basic_tokenize=True,
+                 never_split=None, tokenize_chinese_chars=True, strip_accents=None):
+        """The options mean what they mean for BertTokenizer; strip_accents=None follows do_lower_case."""
         self.vocab_file = str(vocab_file)
         self.vocab = load_vocab(vocab_file)
-        missing = [t for t in SPECIAL_TOKENS if t not in self.vocab]
-        if missing:
-            raise ValueError(
-                f"{vocab_file} lacks the special tokens {missing}. A BERT vocab.txt must "
-                f"contain {SPECIAL_TOKENS}; learn_vocab writes them first."
-            )
+        missing = [t for t in SPECIAL_TOKENS[1:4] if t not in self.vocab]
+        if missing:  # [PAD] and [MASK] may be missing until padding or masking needs them
+            raise ValueError(f"{vocab_file} lacks the special tokens {missing}, which every encoding needs. A BERT "
+                             f"vocab.txt contains {SPECIAL_TOKENS}; learn_vocab writes them first.")
         self.ids_to_tokens = {i: t for t, i in self.vocab.items()}
-        self.do_lower_case = do_lower_case
-        self.model_max_length = model_max_length
-        self.pad_token_id, self.unk_token_id, self.cls_token_id, self.sep_token_id, self.mask_token_id = (
-            self.vocab[t] for t in SPECIAL_TOKENS
-        )
+        self.do_lower_case, self.model_max_length, self.strip_accents = do_lower_case, model_max_length, strip_accents
+        self.do_basic_tokenize, self.tokenize_chinese_chars = do_basic_tokenize, tokenize_chinese_chars
+        self.never_split = set(never_split or ())
+        self.unk_token_id, self.cls_token_id, self.sep_token_id = (self.vocab[t] for t in SPECIAL_TOKENS[1:4])
 
-    @property
-    def vocab_size(self):
-        return len(self.vocab)
+    pad_token_id = property(lambda self: self._special_id("[PAD]", "padding"))
+    mask_token_id = property(lambda self: self._special_id("[MASK]", "masking"))
 
-    def __len__(self):
-        return len(self.vocab)
+    def _special_id(self, token, use):
+        if token not in self.vocab:
+            raise ValueError(f"{self.vocab_file} has no {token} token, which {use} needs; add it to the vocab.txt.")
+        return self.vocab[token]
+
+    vocab_size = property(lambda self: len(self.vocab))
+    __len__ = lambda self: len(self.vocab)  # noqa: E731
 
     def tokenize(self, text):
+        return [token for token, _ in self._tokens_and_spans(text)]
+
+    def _tokens_and_spans(self, text):
+        """[(token, (start, end) in text)]: BertTokenizer's tokens, each with the characters it came from."""
         if not isinstance(text, str):  # None would silently give no tokens, 5 a deep TypeError
-            raise TypeError(f"got {repr(text)[:80]} ({type(text).__name__}): text must be a str, "
-                            f"or a list of str for a batch.")
+            raise TypeError(f"got {repr(text)[:80]} ({type(text).__name__}): text must be a str, or a list of str for a batch.")
         # Special tokens written in the text ("paris is [MASK].") stay whole and keep their case.
-        tokens = []
+        out, at, basic = [], 0, self.do_basic_tokenize
         for chunk in _split_on_specials(text):
             if chunk in SPECIAL_TOKENS:
-                tokens.append(chunk)
-            else:
-                for word in basic_tokenize(chunk, self.do_lower_case):
-                    tokens.extend(wordpiece(word, self.vocab))
-        return tokens
+                out.append((chunk, (at, at + len(chunk))))
+            word = []  # as basic_tokenize: drop control characters, split at white space and around CJK
+            for i, ch in enumerate("" if chunk in SPECIAL_TOKENS else chunk + " "):
+                if basic and (ch in "\x00\ufffd" or is_control(ch)):
+                    continue
+                cjk = basic and self.tokenize_chinese_chars and is_cjk(ch)
+                if ch.isspace() or cjk:
+                    out += self._word_pieces(word, at) + (self._word_pieces([(ch, i)], at) if cjk else [])
+                    word = []
+                else:
+                    word.append((ch, i))
+            at += len(chunk)
+        return out
+
+    def _normalize(self, word):  # as basic_tokenize: lower case, then strip accents (None: if lower-cased)
+        word = word.lower() if self.do_lower_case else word
+        return strip_accents(word) if (self.do_lower_case if self.strip_accents is None else self.strip_accents) else word
+
+    def _word_pieces(self, chars, at):
+        if not chars:
+            return []  # no word between two spaces
+        raw, span = "".join(c for c, _ in chars), (at + chars[0][1], at + chars[-1][1] + 1)
+        if not self.do_basic_tokenize:
+            norm, where, words = raw, [at + i for _, i in chars], [raw]
+        elif raw in self.never_split:
+            return [(raw, span)]
+        else:
+            norm = self._normalize(raw)
+            parts = norm if raw.isascii() else [self._normalize(c) for c, _ in chars]  # ASCII: one for one
+            # Where each normalized character came from; if unknown (final sigma), pieces get the word's span.
+            where = [at + i for p, (_, i) in zip(parts, chars) for _ in p] if "".join(parts) == norm else None
+            words = [norm] if norm in self.never_split else split_on_punctuation(norm)
+        out, k = [], 0
+        for w in words:
+            k = norm.index(w, k)
+            pieces = [w] if self.do_basic_tokenize and w in self.never_split else wordpiece(w, self.vocab)
+            sizes = [len(w)] if pieces == ["[UNK]"] else [len(p) - 2 * (j > 0) for j, p in enumerate(pieces)]
+            for p, s, e in zip(pieces, accumulate(sizes, initial=k), accumulate(sizes[1:], initial=k + sizes[0])):
+                out.append((p, (where[s], where[e - 1] + 1) if where else span))
+            k += len(w)
+        return out
 
     def convert_tokens_to_ids(self, tokens):
         if isinstance(tokens, str):
@@ -194,7 +239,7 @@ class WordPieceTokenizer:
     def get_special_tokens_mask(self, ids):
         """1 where an id is [CLS], [SEP], [PAD] (never masked in pre-training), else 0: a list for a
         list of ids, a tensor of the same shape for a tensor (a whole batch at once)."""
-        special = [self.cls_token_id, self.sep_token_id, self.pad_token_id]
+        special = [self.vocab[t] for t in ("[CLS]", "[SEP]", "[PAD]") if t in self.vocab]
         if isinstance(ids, torch.Tensor):
             return torch.isin(ids, torch.tensor(special, device=ids.device)).long()
         return [int(i in special) for i in ids]
@@ -203,8 +248,8 @@ class WordPieceTokenizer:
         """The ids only: [CLS] A [SEP] (B [SEP])."""
         return self(text, text_pair, **kwargs)["input_ids"]
 
-    def __call__(self, text, text_pair=None, *, max_length=None, truncation=False,
-                 padding=False, return_tensors=None):
+    def __call__(self, text, text_pair=None, *, add_special_tokens=True, max_length=None, truncation=False,
+                 padding=False, return_tensors=None, return_offsets_mapping=False):
         """Encode a text, a pair, or a batch (lists of texts) for BERT.
 
         Returns a dict with input_ids, token_type_ids (0 for [CLS] A [SEP], 1 for B [SEP]) and
@@ -212,7 +257,9 @@ class WordPieceTokenizer:
         truncation=True trims the longer side, one token at a time, until the pair fits
         max_length; without it, an input that does not fit is an error, never cut silently.
         padding: False, True / "longest" (to the longest in the batch) or "max_length".
-        return_tensors="pt" gives torch tensors of shape (batch, T), also for a single text."""
+        return_tensors="pt" gives torch tensors of shape (batch, T), also for a single text.
+        add_special_tokens=False leaves out [CLS] and [SEP]; return_offsets_mapping=True adds
+        offset_mapping: each token's (start, end) in its text, (0, 0) for [CLS], [SEP] and padding."""
         batched = isinstance(text, (list, tuple))
         texts = list(text) if batched else [text]
         pairs = list(text_pair) if batched and text_pair is not None else [text_pair] * len(texts)
@@ -220,15 +267,15 @@ class WordPieceTokenizer:
             raise ValueError(f"got {len(texts)} texts but {len(pairs)} text pairs; give one pair per text.")
         if max_length is None and (truncation or padding == "max_length"):
             max_length = self.model_max_length
-        rows = [self._encode_one(a, b, max_length, truncation) for a, b in zip(texts, pairs)]
+        rows = [self._encode_one(a, b, max_length, truncation, add_special_tokens) for a, b in zip(texts, pairs)]
         if padding:
             width = max_length if padding == "max_length" else max(len(r["input_ids"]) for r in rows)
+            pad = dict(input_ids=self.pad_token_id, token_type_ids=0, attention_mask=0, offset_mapping=(0, 0))
             for r in rows:
                 n = width - len(r["input_ids"])
-                r["input_ids"] += [self.pad_token_id] * n
-                r["token_type_ids"] += [0] * n
-                r["attention_mask"] += [0] * n
-        out = {k: [r[k] for r in rows] for k in ("input_ids", "token_type_ids", "attention_mask")}
+                r.update({k: r[k] + [v] * n for k, v in pad.items()})
+        keys = ["input_ids", "token_type_ids", "attention_mask"] + ["offset_mapping"] * bool(return_offsets_mapping)
+        out = {k: [r[k] for r in rows] for k in keys}
         if return_tensors == "pt":
             if len({len(r["input_ids"]) for r in rows}) > 1:
                 raise ValueError("sequences have different lengths; pass padding=True to make a tensor.")
@@ -239,19 +286,38 @@ class WordPieceTokenizer:
             out = {k: v[0] for k, v in out.items()}  # lists for one text; tensors stay (1, T)
         return out
 
-    def _encode_one(self, text, text_pair, max_length, truncation):
-        a = self.convert_tokens_to_ids(self.tokenize(text))
-        b = None if text_pair is None else self.convert_tokens_to_ids(self.tokenize(text_pair))
-        n_special = 2 if b is None else 3
+    def _encode_one(self, text, text_pair, max_length, truncation, add_special_tokens=True):
+        a = self._tokens_and_spans(text)  # [(token, span)], cut as a whole by truncate_pair
+        b = None if text_pair is None else self._tokens_and_spans(text_pair)
+        n_special = (2 if b is None else 3) if add_special_tokens else 0
         if max_length is not None and len(a) + len(b or []) + n_special > max_length:
             if not truncation:
-                raise ValueError(
-                    f"the input is {len(a) + len(b or []) + n_special} tokens with [CLS]/[SEP], "
-                    f"more than max_length={max_length}. Pass truncation=True to trim it, or raise max_length."
-                )
+                raise ValueError(f"the input is {len(a) + len(b or []) + n_special} tokens with [CLS]/[SEP], more than "
+                                 f"max_length={max_length}. Pass truncation=True to trim it, or raise max_length.")
             a, b = truncate_pair(a, b, max_length - n_special)
-        ids, types = pair_layout(a, b, self.cls_token_id, self.sep_token_id)
-        return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids)}
+        if add_special_tokens:
+            spans = [(0, 0)] + [s for _, s in a] + [(0, 0)] + ([] if b is None else [s for _, s in b] + [(0, 0)])
+            a, b = [t for t, _ in a], None if b is None else [t for t, _ in b]
+            tokens, types = pair_layout(a, b, "[CLS]", "[SEP]")
+        else:
+            tokens, spans = [t for t, _ in a + (b or [])], [s for _, s in a + (b or [])]
+            types = [0] * len(tokens)  # as the Python BertTokenizer (the Rust one gives b type 1)
+        ids = self.convert_tokens_to_ids(tokens)
+        return {"input_ids": ids, "token_type_ids": types, "attention_mask": [1] * len(ids), "offset_mapping": spans}
+
+    def save_vocabulary(self, save_directory, filename_prefix=None):
+        """vocab.txt (one token a line, in id order) in save_directory, as BertTokenizer writes it."""
+        path = Path(save_directory) / ((filename_prefix + "-" if filename_prefix else "") + "vocab.txt")
+        return (str(atomic_write(path, "".join(t + "\n" for t, _ in sorted(self.vocab.items(), key=lambda x: x[1])))),)
+
+    def save_pretrained(self, save_directory):
+        """vocab.txt, tokenizer_config.json and special_tokens_map.json, which BertTokenizer.from_pretrained reads."""
+        names = dict(zip(["pad_token", "unk_token", "cls_token", "sep_token", "mask_token"], SPECIAL_TOKENS))
+        config = dict(tokenizer_class="BertTokenizer", do_lower_case=self.do_lower_case, strip_accents=self.strip_accents,
+                      do_basic_tokenize=self.do_basic_tokenize, never_split=sorted(self.never_split),
+                      tokenize_chinese_chars=self.tokenize_chinese_chars, model_max_length=self.model_max_length, **names)
+        return self.save_vocabulary(save_directory) + tuple(str(atomic_write(Path(save_directory) / f, json.dumps(
+            c, indent=2) + "\n")) for f, c in [("tokenizer_config.json", config), ("special_tokens_map.json", names)])
 
 
 def pair_layout(a, b, cls_token_id, sep_token_id):
