@@ -308,11 +308,17 @@ def load_pretrained(out):
     if path is None:
         raise FileNotFoundError(f"no checkpoint-*.pt that loads in {out}: pre-train first "
                                 f"(python -m bertlite pretrain --out {out}).")
-    config = BertConfig.from_dict(ckpt["model_config"])  # validated before anything is allocated
+    return model_from_checkpoint(path, ckpt), WordPieceTokenizer(Path(out) / "vocab.txt")
+
+
+def model_from_checkpoint(path, ckpt):
+    """The BertForPreTraining a loaded checkpoint holds, in eval mode. Its config and every weight's
+    shape are checked before the model is built, so a damaged file fails before any allocation."""
+    config = BertConfig.from_dict(ckpt["model_config"])
     try:
         check_weight_shapes(config, ckpt["model"])
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     model = BertForPreTraining(config)
     model.load_state_dict(ckpt["model"])
-    return model.eval(), WordPieceTokenizer(Path(out) / "vocab.txt")
+    return model.eval()

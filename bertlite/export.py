@@ -19,10 +19,9 @@ from pathlib import Path
 import torch
 
 from .cache import atomic_write
-from .checkpoints import checkpoints_by_step, load_checkpoint, load_pretrained
+from .checkpoints import checkpoints_by_step, load_checkpoint, load_pretrained, model_from_checkpoint
 from .config import BertConfig
-from .heads import BertForPreTraining
-from .loading import bertlite_to_hf_name, check_weight_shapes
+from .loading import bertlite_to_hf_name
 from .pretrained import from_pretrained
 from .tokenization import WordPieceTokenizer
 
@@ -117,14 +116,7 @@ def load_model(source, strict=True):
     vocab = source.parent / "vocab.txt"
     if not vocab.exists():
         raise FileNotFoundError(f"{vocab} is missing: the checkpoint's tokenizer needs the run's vocab.txt beside it.")
-    config = BertConfig.from_dict(ckpt["model_config"])
-    try:
-        check_weight_shapes(config, ckpt["model"])
-    except ValueError as e:
-        raise ValueError(f"{source}: {e}") from None
-    model = BertForPreTraining(config)
-    model.load_state_dict(ckpt["model"])
-    return model.eval(), WordPieceTokenizer(vocab)
+    return model_from_checkpoint(source, ckpt), WordPieceTokenizer(vocab)
 
 
 def fill_mask(model, tokenizer, text, top_k=5):
