@@ -125,6 +125,17 @@ def check_resumable(ckpt, cfg, path, data_fingerprint=None):
                          f"Restore the corpus as it was, or start a new run in another --out.")
 
 
+def find_resumable(cfg):
+    """(path, checkpoint) to resume cfg's run from, checked against cfg; falls back from a
+    damaged newest checkpoint to the one before it."""
+    path, ckpt = load_latest_checkpoint(cfg.out)
+    if path is None:
+        raise FileNotFoundError(f"--resume: no checkpoint-*.pt in {cfg.out} that loads. Start without "
+                                f"--resume, or point --out at the folder of the run to continue.")
+    check_resumable(ckpt, cfg, path)
+    return path, ckpt
+
+
 # --- 3. one run per folder ---------------------------------------------------------------------
 
 RUN_FILES = ("metrics.jsonl", "vocab.txt", "config.json", "loss.png", "accuracy.png")

@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
-from .checkpoints import Checkpointer, read_metrics, restore_checkpoint, write_metrics
+from .checkpoints import Checkpointer, find_resumable, read_metrics, restore_checkpoint, write_metrics
 from .config import PRESETS, BertConfig
 from .flops import flops_per_token, mfu, peak_flops
 from .masking import IGNORE_INDEX
@@ -216,7 +216,8 @@ def training_device(cfg, world_size):
 def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, checkpoint=None):
     """Train `model` (a BertForPreTraining) on `batches` (a StepBatches) for cfg.steps steps.
     With cfg.out, writes metrics.jsonl and checkpoints there. resume=True continues from
-    `checkpoint`, a (path, state) pair that runs.find_resumable loaded and checked.
+    `checkpoint`, a (path, state) pair already loaded and checked, or else from the latest
+    checkpoint in cfg.out that loads (checkpoints.find_resumable).
     stop_at: stop (and save) after that step, as if interrupted. Returns a PretrainResult."""
     from tqdm.auto import tqdm
 
@@ -229,6 +230,7 @@ def pretrain(model, batches, cfg, resume=False, stop_at=None, progress=True, che
     saver = Checkpointer(out if rank == 0 else None, cfg, batches.dataset.fingerprint())
     step, history = 0, []
     if resume:
+        checkpoint = checkpoint if checkpoint is not None else find_resumable(cfg)
         step = restore_checkpoint(checkpoint, saver, model, optimizer, scheduler, scaler, rank)
         history = [m for m in read_metrics(out / "metrics.jsonl") if m["step"] <= step]
     else:

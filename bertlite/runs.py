@@ -19,8 +19,8 @@ from pathlib import Path
 import torch.distributed as dist
 
 from .cache import atomic_write, cache_dir, cache_key
-from .checkpoints import (RUNTIME_FIELDS, RunLock, check_resumable, check_run_folder, checkpoint_path,
-                          latest_checkpoint, load_latest_checkpoint, load_pretrained)
+from .checkpoints import (RUNTIME_FIELDS, RunLock, check_resumable, check_run_folder, checkpoint_path, find_resumable,
+                          latest_checkpoint, load_pretrained)
 from .corpus import load_pretraining_corpus
 from .heads import BertForPreTraining
 from .pretraining import LESSON07_STEPS, PretrainConfig, evaluate, pretrain, world
@@ -66,17 +66,6 @@ def held_out_batches(held_out, tokenizer, cfg, batch_size=64):
     return StepBatches(held_out, tokenizer, min(batch_size, len(held_out)), cfg.seed, cfg.mlm_probability)
 
 
-def find_resumable(cfg):
-    """(path, checkpoint) to resume cfg's run from, checked against cfg; falls back from a
-    damaged newest checkpoint to the one before it."""
-    path, ckpt = load_latest_checkpoint(cfg.out)
-    if path is None:
-        raise FileNotFoundError(f"--resume: no checkpoint-*.pt in {cfg.out} that loads. Start without "
-                                f"--resume, or point --out at the folder of the run to continue.")
-    check_resumable(ckpt, cfg, path)
-    return path, ckpt
-
-
 def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=False):
     """The whole job (what `python -m bertlite pretrain` runs); returns a RunResult.
     A fresh run refuses a folder that holds a run, unless overwrite=True deletes that run first.
@@ -101,8 +90,6 @@ def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=Fa
             tokenizer, train, held_out, model = prepare(cfg, progress=progress and rank == 0)
             if rank == 0 and world_size > 1:
                 dist.barrier()
-            if rank != 0 and resume:
-                checkpoint = find_resumable(cfg)
             vocab = Path(tokenizer.vocab_file).read_text(encoding="utf-8")
             if rank == 0 and checkpoint is not None:
                 check_resumable(checkpoint[1], cfg, checkpoint[0], train.fingerprint())

@@ -258,3 +258,13 @@ def test_checkpoints_from_before_the_re_cut_still_load(env, tmp_path):
     loaded, _ = checkpoints.load_pretrained(out)
     for a, b in zip(result.model.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_pretrain_resumes_from_the_latest_checkpoint_by_itself(env):
+    """Called directly (not through run_pretraining), pretrain(resume=True) finds the checkpoint."""
+    cfg = dataclasses.replace(env["cfg"], out=str(env["root"] / "direct"), steps=4)
+    runs.run_pretraining(cfg, stop_at=2, progress=False)
+    tokenizer, train, _, model = runs.prepare(cfg, progress=False)
+    batches = pretraining_data.StepBatches(train, tokenizer, cfg.batch_size, cfg.seed, cfg.mlm_probability, steps=cfg.steps)
+    result = pt.pretrain(model, batches, cfg, resume=True, progress=False)
+    assert [m["step"] for m in result.history] == [1, 2, 3, 4] and result.stopped_at is None
