@@ -1,7 +1,8 @@
-"""Lesson 08 (and 07, 10): the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
+"""Lesson 10 (and 07, 08): the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
 
 `pretrain` is lessons 07 and 10's; `export` and `fill-mask` (lesson 08) share a model with Hugging
-Face and try it out. (The module counts as lesson 08's because it calls export.py.)
+Face and try it out. The module is the package's top layer, lesson 10's: `export` also reads
+lesson 09's fine-tuned models.
 
 Every option of `pretrain` is a field of PretrainConfig (pretraining.py): the parser is built from
 the fields, their defaults and their help, so the three can never disagree.
@@ -9,8 +10,10 @@ the fields, their defaults and their help, so the three can never disagree.
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
+from pathlib import Path
 
 EXAMPLES = """examples:
   python -m bertlite pretrain --out runs/tiny                   # lesson 07's recipe (its run time: README)
@@ -69,11 +72,15 @@ def build_parser():
         description="Write SRC as a Hugging Face BERT folder DIR (config.json, model.safetensors, vocab.txt, "
                     "tokenizer_config.json, special_tokens_map.json) that transformers' from_pretrained loads.",
         epilog="examples:\n  python -m bertlite export runs/tiny exported/tiny\n"
-               "  python -m bertlite export runs/tiny/checkpoint-0001000.pt exported/tiny-1000",
+               "  python -m bertlite export runs/tiny/checkpoint-0001000.pt exported/tiny-1000\n"
+               "  python -m bertlite export finetuned/sentiment exported/sentiment --dtype float16",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     e.add_argument("source", metavar="SRC", help="a run folder (checkpoint-*.pt and vocab.txt), a checkpoint "
-                                                 "file, or a Hugging Face BERT folder")
+                                                 "file, or a Hugging Face BERT folder, a fine-tuned one included "
+                                                 "(lesson 09's save_pretrained)")
     e.add_argument("directory", metavar="DIR", help="the folder to write")
+    e.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
+                   help="the stored weights' type: float16 halves the folder (default float32)")
     f = commands.add_parser(
         "fill-mask", help="the most probable words for each [MASK] in a text (lesson 08)",
         description="Print the top-k completions of each [MASK] in TEXT, with their probabilities.",
@@ -86,13 +93,37 @@ def build_parser():
     return parser
 
 
-def export_command(args):
-    from .export import load_model, save_pretrained
+def task_model(source):
+    """(class, label names) of a fine-tuned Hugging Face folder: the lesson-09 class its
+    config.json names in "architectures", and its id2label in order. (None, None) otherwise:
+    from_pretrained then picks the pre-training model or BertModel."""
+    from . import finetuning
 
-    model, tokenizer = load_model(args.source)
-    save_pretrained(model, tokenizer, args.directory)
+    config = Path(source) / "config.json"
+    if not config.is_file():
+        return None, None
+    d = json.loads(config.read_text(encoding="utf-8"))
+    cls = getattr(finetuning, str((d.get("architectures") or [""])[0]), None)
+    if not isinstance(cls, type):
+        return None, None
+    id2label = d.get("id2label") or {}
+    return cls, [id2label[k] for k in sorted(id2label, key=int)] or None
+
+
+def export_command(args):
+    import torch
+
+    from .export import copy_run_records, load_model, save_pretrained
+
+    model_class, labels = task_model(args.source)
+    model, tokenizer = load_model(args.source, model_class=model_class)
+    if type(model).__name__ in ("BertForQuestionAnswering", "BertForMultipleChoice"):
+        labels = None  # their config.json's labels are Hugging Face's defaults, not a classifier's
+    save_pretrained(model, tokenizer, args.directory, labels=labels, dtype=getattr(torch, args.dtype))
+    records = copy_run_records(args.source, args.directory) if Path(args.source).is_dir() else []
     print(f"wrote {type(model).__name__} ({model.config.num_hidden_layers} layers, hidden size "
-          f"{model.config.hidden_size}, {tokenizer.vocab_size} tokens) to {args.directory}/ ; load it with "
+          f"{model.config.hidden_size}, {tokenizer.vocab_size} tokens, {args.dtype}"
+          f"{''.join(', ' + r for r in records)}) to {args.directory}/ ; load it with "
           f"transformers.{type(model).__name__}.from_pretrained({str(args.directory)!r})")
     return 0
 

@@ -34,10 +34,11 @@ SPECIAL_TOKENS_MAP = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "
                       "cls_token": "[CLS]", "mask_token": "[MASK]"}
 
 
-def save_pretrained(model, tokenizer, directory, labels=None):
+def save_pretrained(model, tokenizer, directory, labels=None, dtype=None):
     """Write `model` (one of ARCHITECTURES) and its WordPieceTokenizer into `directory` as a
     Hugging Face BERT folder; returns the directory. labels: the names of a classifier's labels
-    (config.json's id2label), LABEL_0, LABEL_1, ... by default."""
+    (config.json's id2label), LABEL_0, LABEL_1, ... by default. dtype: torch.float16 or
+    torch.bfloat16 stores the weights at half the size (loading casts them back to float32)."""
     kind = type(model).__name__
     if kind not in ARCHITECTURES or not isinstance(getattr(model, "config", None), BertConfig):
         raise TypeError(f"cannot save a {kind}: save_pretrained writes bertlite's {', '.join(ARCHITECTURES)}.")
@@ -45,6 +46,8 @@ def save_pretrained(model, tokenizer, directory, labels=None):
     if config.pre_layer_norm:
         raise ValueError("this model is pre-LN (pre_layer_norm=True, lesson 10): Hugging Face's BERT is post-LN "
                          "and has no such switch, so transformers could not compute what it computes.")
+    if dtype not in (None, torch.float32, torch.float16, torch.bfloat16):
+        raise ValueError(f"dtype={dtype}: use torch.float32 (the default), torch.float16 or torch.bfloat16.")
     if not isinstance(tokenizer, WordPieceTokenizer):
         raise TypeError(f"tokenizer is a {type(tokenizer).__name__}; pass the model's WordPieceTokenizer.")
     if tokenizer.vocab_size > config.vocab_size:
@@ -58,7 +61,8 @@ def save_pretrained(model, tokenizer, directory, labels=None):
         raise ValueError(f"labels has {len(labels)} names but the model has num_labels={num_labels}.")
 
     atomic_write(directory / "config.json", json.dumps(hf_config(model, labels), indent=2) + "\n")
-    state = hf_state_dict(model)
+    state = {k: v.to(dtype) if dtype is not None and v.is_floating_point() else v
+             for k, v in hf_state_dict(model).items()}
     atomic_write(directory / "model.safetensors", lambda tmp: _save_file(state, tmp))
     vocab = Path(tokenizer.vocab_file)
     ids = range(tokenizer.vocab_size)
@@ -100,15 +104,15 @@ def _save_file(state, path):
     save_file(state, str(path), metadata={"format": "pt"})
 
 
-def load_model(source, strict=True):
+def load_model(source, strict=True, model_class=None):
     """(model, tokenizer) from a run folder (its latest checkpoint-*.pt and vocab.txt), one
-    checkpoint file (with the vocab.txt beside it), or a Hugging Face BERT folder. strict: as
-    for from_pretrained, for a Hugging Face folder."""
+    checkpoint file (with the vocab.txt beside it), or a Hugging Face BERT folder. strict and
+    model_class: as for from_pretrained, for a Hugging Face folder."""
     source = Path(source)
     if source.is_dir():
         if checkpoints_by_step(source):
             return load_pretrained(source)
-        return from_pretrained(source, strict=strict)
+        return from_pretrained(source, model_class, strict=strict)
     if not source.is_file():
         raise FileNotFoundError(f"{source} does not exist. Pass a run folder (checkpoint-*.pt and vocab.txt), "
                                 f"a checkpoint file, or a Hugging Face BERT folder.")
@@ -117,6 +121,17 @@ def load_model(source, strict=True):
     if not vocab.exists():
         raise FileNotFoundError(f"{vocab} is missing: the checkpoint's tokenizer needs the run's vocab.txt beside it.")
     return model_from_checkpoint(source, ckpt), WordPieceTokenizer(vocab)
+
+
+RUN_RECORDS = ("metrics.jsonl", "held_out.json")  # what a run folder says about its training
+
+
+def copy_run_records(source, directory):
+    """Copy a run folder's RUN_RECORDS that exist into `directory`; returns the names copied."""
+    copied = [name for name in RUN_RECORDS if (Path(source) / name).is_file()]
+    for name in copied:
+        atomic_write(Path(directory) / name, (Path(source) / name).read_bytes())
+    return copied
 
 
 def fill_mask(model, tokenizer, text, top_k=5):

@@ -110,6 +110,7 @@ def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=Fa
             if rank == 0 and trained.stopped_at is None and scored is not None:
                 result.held_out = {"pairs": len(scored) * scored.batch_size,
                                    **evaluate(model, scored, range(len(scored)))}
+                atomic_write(out / "held_out.json", json.dumps(result.held_out, indent=2) + "\n")
             if world_size > 1:
                 dist.barrier()  # leave together: a process that exits while another still works aborts in gloo
             return result

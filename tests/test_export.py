@@ -283,3 +283,35 @@ def test_cli_errors_are_one_line(run_folder):
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
     r = bertlite_cli(root, "fill-mask", "--model", root / "run", "no mask here")
     assert r.returncode == 1 and "no [MASK]" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_exports_a_fine_tuned_model_in_float16(run_folder, tmp_path):
+    """A fine-tuned classifier saved with save_pretrained exports as itself, labels kept; float16
+    halves the folder, and both transformers and bertlite read it back."""
+    model, tokenizer = random_model("BertForSequenceClassification"), tokenizer_at(tmp_path / "src")
+    save_pretrained(model, tokenizer, tmp_path / "tuned", labels=["negative", "neutral", "positive"])
+    r = bertlite_cli(run_folder, "export", tmp_path / "tuned", tmp_path / "half", "--dtype", "float16")
+    assert r.returncode == 0, r.stderr
+    assert "wrote BertForSequenceClassification" in r.stdout and "float16" in r.stdout
+    config = json.loads((tmp_path / "half" / "config.json").read_text())
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+    assert {v.dtype for v in load_file(tmp_path / "half" / "model.safetensors").values()} == {torch.float16}
+    full, half = (os.path.getsize(tmp_path / d / "model.safetensors") for d in ("tuned", "half"))
+    assert half < 0.55 * full
+    enc = encode(tokenizer, "a cat sat on the mat.", "the union")
+    hf_model = transformers.AutoModelForSequenceClassification.from_pretrained(tmp_path / "half").float().eval()
+    back, _ = from_pretrained(tmp_path / "half", BertForSequenceClassification)
+    expected = outputs(model, enc)["logits"]
+    for other in (hf_model, back):
+        assert (outputs(other, enc)["logits"] - expected).abs().max() < 1e-2
+
+
+def test_cli_export_of_a_run_keeps_its_records(run_folder):
+    """A run folder's metrics.jsonl and held_out.json travel with the exported model."""
+    root = run_folder
+    assert json.loads((root / "run" / "held_out.json").read_text())["pairs"] > 0
+    r = bertlite_cli(root, "export", root / "run", root / "hf-records")
+    assert r.returncode == 0, r.stderr
+    for name in ("metrics.jsonl", "held_out.json"):
+        assert (root / "hf-records" / name).read_bytes() == (root / "run" / name).read_bytes()

