@@ -123,7 +123,7 @@ def load_model(source, strict=True, model_class=None):
     return model_from_checkpoint(source, ckpt), WordPieceTokenizer(vocab)
 
 
-RUN_RECORDS = ("metrics.jsonl", "held_out.json")  # what a run folder says about its training
+RUN_RECORDS = ("metrics.jsonl", "held_out.json", "pretrain_config.json")  # what a run says about its training
 
 
 def copy_run_records(source, directory):

@@ -4,7 +4,9 @@
            -> pretrain (pretraining.py) into a run folder -> plots, held-out scores
 
 `run_pretraining` is what `python -m bertlite pretrain` runs. `cached_pretrained_model` keeps
-one run per recipe in the cache; lesson 09 fine-tunes lesson 07's.
+one run per recipe in the cache; lesson 09 fine-tunes lesson 07's. `reference_run` finds the
+course's own run of a recipe (checkpoints/: lesson 07's and the course checkpoint's), which the
+plots draw behind yours, so you can see whether your run is healthy.
 """
 
 from __future__ import annotations
@@ -20,13 +22,38 @@ import torch.distributed as dist
 
 from .cache import atomic_write, cache_dir, cache_key
 from .checkpoints import (RUNTIME_FIELDS, RunLock, check_resumable, check_run_folder, checkpoint_path, find_resumable,
-                          latest_checkpoint, load_pretrained)
+                          latest_checkpoint, load_pretrained, read_metrics)
 from .corpus import load_pretraining_corpus
 from .heads import BertForPreTraining
 from .pretraining import LESSON07_STEPS, PretrainConfig, evaluate, pretrain, world
 from .pretraining_data import StepBatches, cached_dataset, split_held_out
 from .utils import pick_device, seed_everything
 from .vocab import corpus_tokenizer
+
+
+REFERENCE_RUNS = Path(__file__).resolve().parent.parent / "checkpoints"  # the course's own runs
+
+
+@dataclass
+class ReferenceRun:
+    name: str  # its folder in checkpoints/
+    history: list  # its metrics.jsonl
+    held_out: dict | None  # its held_out.json
+
+
+def recipe(cfg):
+    """cfg's fields that decide what a run computes (not where or how fast it runs)."""
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RUNTIME_FIELDS}
+
+
+def reference_run(cfg):
+    """The course's stored run with cfg's recipe (a ReferenceRun), or None when there is none."""
+    for file in sorted(REFERENCE_RUNS.glob("*/pretrain_config.json")):
+        if json.loads(file.read_text(encoding="utf-8")) == recipe(cfg):
+            held_out = file.parent / "held_out.json"
+            return ReferenceRun(file.parent.name, read_metrics(file.parent / "metrics.jsonl"),
+                                json.loads(held_out.read_text(encoding="utf-8")) if held_out.is_file() else None)
+    return None
 
 
 @dataclass
@@ -99,13 +126,14 @@ def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=Fa
             if rank == 0:
                 atomic_write(out / "vocab.txt", vocab)
                 atomic_write(out / "config.json", json.dumps(model.config.to_dict(), indent=2))
+                atomic_write(out / "pretrain_config.json", json.dumps(recipe(cfg), indent=2) + "\n")
             batches = StepBatches(train, tokenizer, cfg.batch_size, cfg.seed, cfg.mlm_probability,
                                   rank, world_size, steps=cfg.steps)
             trained = pretrain(model, batches, cfg, resume=resume, stop_at=stop_at, progress=progress,
                                checkpoint=checkpoint)
             result = RunResult(model, tokenizer, trained.history, None, trained.stopped_at, trained.stop_signal)
             if rank == 0 and trained.history:
-                plot_metrics(trained.history, out)
+                plot_metrics(trained.history, out, reference_run(cfg))
             scored = held_out_batches(held_out, tokenizer, cfg)
             if rank == 0 and trained.stopped_at is None and scored is not None:
                 result.held_out = {"pairs": len(scored) * scored.batch_size,
@@ -119,8 +147,8 @@ def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=Fa
             dist.destroy_process_group()
 
 
-def plot_metrics(history, out):
-    """loss.png and accuracy.png in `out`."""
+def plot_metrics(history, out, reference=None):
+    """loss.png and accuracy.png in `out`; a ReferenceRun's curves, when given, in grey behind."""
     from matplotlib.figure import Figure  # no pyplot: works without a display
 
     steps = [m["step"] for m in history]
@@ -128,6 +156,10 @@ def plot_metrics(history, out):
                                ("accuracy", ("mlm_acc", "nsp_acc"), "accuracy")):
         fig = Figure(figsize=(6, 3.5))
         ax = fig.subplots()
+        for k in keys if reference is not None else ():
+            if reference.history and reference.history[-1].get(k) is not None:
+                ax.plot([m["step"] for m in reference.history], [m[k] for m in reference.history], color="0.8",
+                        linewidth=3, label=f"{k}, the course's run" if k == keys[0] else None, zorder=0)
         for k in keys:
             if history[-1].get(k) is not None:
                 ax.plot(steps, [m[k] for m in history], label=k)

@@ -313,5 +313,25 @@ def test_cli_export_of_a_run_keeps_its_records(run_folder):
     assert json.loads((root / "run" / "held_out.json").read_text())["pairs"] > 0
     r = bertlite_cli(root, "export", root / "run", root / "hf-records")
     assert r.returncode == 0, r.stderr
-    for name in ("metrics.jsonl", "held_out.json"):
+    for name in ("metrics.jsonl", "held_out.json", "pretrain_config.json"):
         assert (root / "hf-records" / name).read_bytes() == (root / "run" / name).read_bytes()
+
+
+def test_a_stored_run_is_found_by_its_recipe_and_drawn_behind(run_folder, monkeypatch):
+    """reference_run finds the stored run whose recipe is cfg's (where and how fast it ran do not
+    count), and plot_metrics draws it behind the learner's curves."""
+    from bertlite import runs
+    from bertlite.checkpoints import read_metrics
+    from bertlite.pretraining import PretrainConfig
+
+    root = run_folder
+    monkeypatch.setattr(runs, "REFERENCE_RUNS", root)
+    stored = json.loads((root / "run" / "pretrain_config.json").read_text())
+    cfg = PretrainConfig(**stored, device="cpu", out=str(root / "elsewhere"), log_every=1)
+    found = runs.reference_run(cfg)
+    assert found is not None and (root / found.name / "model.safetensors").exists() != (found.name == "run")  # it, or an export
+    assert found.history == read_metrics(root / "run" / "metrics.jsonl") and found.held_out["pairs"] > 0
+    assert runs.reference_run(PretrainConfig(**{**stored, "lr": 5e-4})) is None
+    (root / "elsewhere-plots").mkdir()
+    runs.plot_metrics(found.history, root / "elsewhere-plots", found)
+    assert (root / "elsewhere-plots" / "accuracy.png").stat().st_size > 0
