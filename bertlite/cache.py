@@ -165,3 +165,18 @@ def download(urls, name, what="a file"):
             print(f"  failed: {e}", flush=True)
     raise ConnectionError(f"could not download {what} (offline?). Tried {', '.join(urls)}. "
                           f"Download it yourself and save it as {path}.")
+
+
+def cached_result(name, params, compute, recompute=False):
+    """compute()'s result (anything JSON can hold), computed once per `params` and kept in the
+    cache (results/), so a second notebook that asks with the same params reads it back instead
+    of repeating an experiment. recompute=True runs it again (after you changed the code)."""
+    import json
+
+    path = cache_dir() / "results" / f"{name}-{cache_key(json.dumps(params, sort_keys=True))}.json"
+    if not recompute and cache_entry_ok(path):
+        print(f"{name}: read back from the cache ({path.name}); recompute=True runs it again")
+        return json.loads(path.read_text(encoding="utf-8"))
+    result = compute()
+    write_checked(path, json.dumps(result))
+    return result

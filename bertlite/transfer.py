@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .cache import atomic_write, cache_dir
 from .fine_tune import fine_tune, predict
+from .flops import flops_per_token
 from .finetuning import BertForSequenceClassification, load_encoder
 from .metrics import accuracy
 from .pretrained import from_pretrained
@@ -121,6 +122,28 @@ def transfer_experiment(task, label_counts=(100, 1000, None), budgets=(150, 600)
         have[key(row)] = row
         atomic_write(file, json.dumps(list(have.values()), indent=1) + "\n")  # a stop loses one run at most
     return [have[key(r)] for r in wanted]
+
+
+def stored_runs(task):
+    """The course's own runs of the experiment for `task`, shipped in checkpoints/course/ (the
+    cache's file, copied there; README.md: the machine and the command)."""
+    file = COURSE_CHECKPOINT / f"transfer-{task.replace(' ', '-')}.json"
+    if not file.is_file():
+        raise FileNotFoundError(f"{file} is missing: it ships with the repository.")
+    return json.loads(file.read_text(encoding="utf-8"))
+
+
+def pretraining_flops(init):
+    """The training FLOPs a starting point's pre-training took (0 for "random"), counted as
+    flops.py counts them, with the MLM head where it ran, as if every sequence were full length."""
+    if init == "random":
+        return 0.0
+    cfg = PretrainConfig()  # lesson 07's recipe
+    if init == "course":
+        cfg = PretrainConfig(**json.loads((COURSE_CHECKPOINT / "pretrain_config.json").read_text(encoding="utf-8")))
+    config = starting_point(init)[1]
+    mlm_fraction = cfg.mlm_probability if cfg.sparse_mlm else 1.0
+    return flops_per_token(config, cfg.seq_len, mlm_fraction) * cfg.steps * cfg.batch_size * cfg.seq_len
 
 
 def summarize(rows):

@@ -364,3 +364,21 @@ def test_ctrl_c_during_data_preparation(setup, tmp_path):
     assert not (out / "run.lock").exists()
     for entry in (tmp_path / "cold").rglob("*"):  # the cache holds only whole entries
         assert not entry.name.endswith(".tmp"), entry
+
+
+def test_cached_result_computes_once_per_params(tmp_path, monkeypatch):
+    from bertlite.cache import cached_result
+
+    monkeypatch.setenv("BERTLITE_CACHE", str(tmp_path))
+    calls = []
+    compute = lambda: calls.append(1) or {"loss": [1.5, 2.5]}  # noqa: E731
+    assert cached_result("sweep", {"rate": 0.15}, compute) == {"loss": [1.5, 2.5]}
+    assert cached_result("sweep", {"rate": 0.15}, compute) == {"loss": [1.5, 2.5]} and len(calls) == 1
+    cached_result("sweep", {"rate": 0.4}, compute)
+    cached_result("sweep", {"rate": 0.15}, compute, recompute=True)
+    assert len(calls) == 3
+    entry = next((tmp_path / "results").glob("sweep-*.json"))
+    entry.write_text("{}")  # damaged: noticed by its checksum and computed again
+    cached_result("sweep", {"rate": 0.15}, compute)
+    cached_result("sweep", {"rate": 0.4}, compute)
+    assert len(calls) == 4
