@@ -95,6 +95,8 @@ def download_vader_sdist(folder=None):
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
+    print(f"downloading the {VADER_SDIST} source distribution (2.5 MB) from PyPI with pip, once "
+          f"(a few seconds), into {folder}", flush=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                VADER_SDIST, "-d", tmp]
