@@ -31,6 +31,9 @@ def check_mask_tokens(mask_tokens):
         _fail(f"it returned shapes {tuple(masked.shape)} and {tuple(labels.shape)}, expected {(B, T)} twice.",
               "return (masked_input_ids, labels), both shaped like input_ids.")
     chosen = labels != IGNORE_INDEX
+    if chosen.float().mean() > 0.5:
+        _fail(f"labels hold a token id at {chosen.float().mean():.0%} of the positions; only the chosen ~15% should.",
+              f"labels = the original id where a token was chosen, and {IGNORE_INDEX} (IGNORE_INDEX) everywhere else.")
     if (chosen & special).any():
         _fail("a special token ([CLS], [SEP] or [PAD]) was chosen.", "choose only where special_tokens_mask is False.")
     if not torch.equal(labels[chosen], ids[chosen]):
@@ -44,6 +47,17 @@ def check_mask_tokens(mask_tokens):
         if abs(k - total * p) > 5 * math.sqrt(total * p * (1 - p)):
             _fail(f"{name} rate is {k / total:.3f} over {total} tokens, expected {p:.3f}.",
                   "choose with probability mlm_probability; then 80% [MASK], 10% random, 10% unchanged.")
+    replaced = chosen & (masked != MASK) & (masked != ids)  # the random 10%
+    ids_drawn = masked[replaced]
+    if len(ids_drawn) and (ids_drawn.min() < 0 or ids_drawn.max() >= V):
+        _fail(f"a random replacement is id {int(ids_drawn.max() if ids_drawn.max() >= V else ids_drawn.min())}, "
+              f"outside the vocabulary 0..{V - 1}.", "draw random ids with torch.randint(vocab_size, ...).")
+    distinct, expected = len(set(ids_drawn.tolist())), V * (1 - (1 - 1 / V) ** len(ids_drawn))
+    if len(ids_drawn) >= 100 and distinct < expected / 2:
+        _fail(f"its {len(ids_drawn)} random replacements use only {distinct} different ids (about "
+              f"{expected:.0f} expected): they should be drawn independently, one per token, from the whole vocabulary.",
+              "draw one random id per position: torch.randint(vocab_size, input_ids.shape, generator=...), "
+              "not one id for the batch and not a fixed token such as [UNK].")
     short = torch.tensor([[2, 7, 8, 3]] * 400)  # [CLS] two words [SEP]: most rows draw nothing
     _, short_labels = call("mask_tokens", mask_tokens, short, (short == 2) | (short == 3), V, MASK, 0.15,
                            torch.Generator().manual_seed(2))

@@ -1,0 +1,47 @@
+"""Each exercise's check rejects the common mistakes, and names them: every wrong implementation
+below is a mistake learners make, and its check must fail with a message that points at it."""
+
+import pytest
+import torch
+
+from bertlite import checks, masking
+from bertlite.checks.harness import CheckFailed
+
+
+def mask_tokens_with(replace_random):
+    """The reference mask_tokens, with its random 10% drawn by replace_random(ids, n, generator)."""
+    def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id, mlm_probability=0.15,
+                    generator=None, max_predictions=None):
+        masked, labels = masking.mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,
+                                             mlm_probability, generator, max_predictions)
+        random_positions = (labels != masking.IGNORE_INDEX) & (masked != mask_token_id) & (masked != input_ids)
+        masked = masked.clone()
+        masked[random_positions] = replace_random(input_ids, int(random_positions.sum()), generator)
+        return masked, labels
+    return mask_tokens
+
+
+def no_ignore_labels(input_ids, special_tokens_mask, vocab_size, mask_token_id, mlm_probability=0.15,
+                     generator=None, max_predictions=None):
+    masked, _ = masking.mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id, mlm_probability,
+                                    generator, max_predictions)
+    return masked, input_ids.clone()  # a label at every position, -100 nowhere
+
+
+MISTAKES = {
+    "one random id for the whole batch": (
+        mask_tokens_with(lambda ids, n, g: torch.randint(5, 500, (1,), generator=g).expand(n)),
+        r"random replacements use only 1 different ids"),
+    "the random 10% always [UNK]": (
+        mask_tokens_with(lambda ids, n, g: torch.full((n,), 1)), r"random replacements use only 1 different ids"),
+    "random ids beyond the vocabulary": (
+        mask_tokens_with(lambda ids, n, g: torch.randint(500, 1000, (n,), generator=g)), r"outside the vocabulary"),
+    "labels without -100": (no_ignore_labels, r"(?s)labels hold a token id at 100% of the positions.*IGNORE_INDEX"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_check_mask_tokens_names_the_mistake(mistake):
+    wrong, message = MISTAKES[mistake]
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_mask_tokens(wrong)
