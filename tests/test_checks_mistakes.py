@@ -45,3 +45,55 @@ def test_check_mask_tokens_names_the_mistake(mistake):
     wrong, message = MISTAKES[mistake]
     with pytest.raises(CheckFailed, match=message):
         checks.check_mask_tokens(wrong)
+
+
+# ---- lesson 03: attention's dropout ----
+
+def sdpa(dropout):
+    """Attention with the reference's scores and softmax, and dropout(weights, p) as given."""
+    import math
+
+    def scaled_dot_product_attention(q, k, v, mask=None, dropout_p=0.0):
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            scores = scores + mask
+        return dropout(scores.softmax(-1), dropout_p) @ v
+    return scaled_dot_product_attention
+
+
+ATTENTION_MISTAKES = {
+    "dropout_p ignored": (sdpa(lambda w, p: w), r"dropout_p is ignored"),
+    "kept weights not rescaled": (sdpa(lambda w, p: w * (torch.rand_like(w) >= p) if p else w),
+                                  r"on average they should agree"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(ATTENTION_MISTAKES))
+def test_check_attention_names_the_mistake(mistake):
+    wrong, message = ATTENTION_MISTAKES[mistake]
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_scaled_dot_product_attention(wrong)
+
+
+# ---- lesson 04: the layer's dropout ----
+
+from bertlite import encoder  # noqa: E402
+
+
+class NoDropoutLayer(encoder.BertLayer):
+    def forward(self, x, mask=None):
+        x = self.attention_norm(x + self.attention(x, mask))
+        return self.output_norm(x + self.feed_forward(x))
+
+
+class DropoutAfterNormLayer(encoder.BertLayer):
+    def forward(self, x, mask=None):
+        x = self.dropout(self.attention_norm(x + self.attention(x, mask)))
+        return self.dropout(self.output_norm(x + self.feed_forward(x)))
+
+
+@pytest.mark.parametrize("wrong, message", [(NoDropoutLayer, r"applies no dropout"),
+                                            (DropoutAfterNormLayer, r"dropout comes after\s+a LayerNorm")])
+def test_check_bert_layer_names_the_dropout_mistake(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        checks.check_bert_layer(wrong)

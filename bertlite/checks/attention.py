@@ -37,6 +37,26 @@ def check_scaled_dot_product_attention(scaled_dot_product_attention):
         hint="scores = q @ k.transpose(-2, -1) / √(q.shape[-1]); add the mask if there is one; softmax over "
              "the last axis (the keys); return weights @ v.",
     )
+    check_attention_dropout(scaled_dot_product_attention, r(2, 4, 8), r(2, 4, 8), r(2, 4, 8))
+
+
+def check_attention_dropout(scaled_dot_product_attention, q, k, v, draws=2000):
+    """dropout_p must drop attention weights at random, and keep the output right on average
+    (F.dropout scales the kept weights by 1/(1-p))."""
+    name = "scaled_dot_product_attention"
+    plain = call(name, scaled_dot_product_attention, q, k, v)
+    torch.manual_seed(0)
+    outputs = torch.stack([call(name, scaled_dot_product_attention, q, k, v, dropout_p=0.5) for _ in range(draws)])
+    if all(torch.allclose(o, plain) for o in outputs[:20]):
+        raise CheckFailed(f"✗ {name}: with dropout_p=0.5 the output is the same as without: dropout_p is ignored.\n"
+                          f"  hint: after the softmax, weights = F.dropout(weights, dropout_p) when dropout_p > 0.")
+    off = (outputs.mean(0) - plain).abs().max().item()
+    if off > 0.12:
+        raise CheckFailed(f"✗ {name}: averaged over {draws} draws with dropout_p=0.5, the output is {off:.2f} away "
+                          f"from the output without dropout; on average they should agree.\n"
+                          f"  hint: drop the attention weights (after the softmax) with F.dropout, which scales the "
+                          f"kept ones by 1/(1 - p); not the scores before the softmax, and not without the scaling.")
+    print(f"✓ {name}: dropout_p drops attention weights, and the output is right on average ({draws} draws)")
 
 
 def check_padding_mask(padding_mask):

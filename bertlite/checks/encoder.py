@@ -9,7 +9,7 @@ import torch
 from .. import encoder as ref
 from ..attention import padding_mask
 from ..config import BertConfig
-from .harness import call, copy_weights, run_cases
+from .harness import CheckFailed, call, copy_weights, run_cases
 
 __all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model"]
 
@@ -72,6 +72,28 @@ def check_bert_layer(BertLayer):
         hint="post-LN: x = attention_norm(x + dropout(attention(x, mask))), then "
              "output_norm(x + dropout(feed_forward(x))). Add first, then normalise.",
     )
+    check_layer_dropout(BertLayer)
+
+
+def check_layer_dropout(BertLayer):
+    """In train mode BertLayer drops the sublayers' outputs before each residual add: two calls
+    differ, and the output, which ends in a LayerNorm, has no run of exact zeros."""
+    cfg = BertConfig(**{**CONFIGS[0], "hidden_dropout_prob": 0.5, "attention_probs_dropout_prob": 0.0})
+    _, learner = twins("BertLayer", BertLayer, cfg)
+    learner.train()
+    x = torch.randn(3, 7, cfg.hidden_size, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(0)
+    first, second = learner(x), learner(x)
+    if torch.equal(first, second):
+        raise CheckFailed("✗ BertLayer: in train mode, with hidden_dropout_prob=0.5, two calls gave the same output: "
+                          "the layer applies no dropout.\n  hint: self.dropout(...) on the attention output and on "
+                          "the feed-forward output, each before its residual add.")
+    zeros = (first == 0).float().mean().item()
+    if zeros > 0.1:
+        raise CheckFailed(f"✗ BertLayer: in train mode {zeros:.0%} of the output is exactly 0: dropout comes after "
+                          f"a LayerNorm. BERT drops the sublayer's output before the add, so the LayerNorm is last.\n"
+                          f"  hint: x = norm(x + dropout(sublayer(x))), not dropout(norm(x + sublayer(x))).")
+    print("✓ BertLayer: dropout in train mode, before each residual add")
 
 
 def check_bert_pooler(BertPooler):
