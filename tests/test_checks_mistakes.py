@@ -97,3 +97,14 @@ class DropoutAfterNormLayer(encoder.BertLayer):
 def test_check_bert_layer_names_the_dropout_mistake(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         checks.check_bert_layer(wrong)
+
+
+# ---- a crash in the learner's code names the case ----
+
+def test_a_crash_names_the_case_and_keeps_the_traceback():
+    def split_on_punctuation(text):
+        return text.split()[5]  # IndexError on short texts
+
+    with pytest.raises(CheckFailed, match=r"case «.*»: your code raised IndexError") as info:
+        checks.check_split_on_punctuation(split_on_punctuation)
+    assert isinstance(info.value.__cause__, IndexError)

@@ -89,7 +89,14 @@ def run_cases(name, learner_fn, reference_fn, cases, hint="", atol=1e-5):
     """cases: list of (description, args tuple). Raises CheckFailed on the first mismatch."""
     for description, args in cases:
         expected = reference_fn(*args)
-        got = call(name, learner_fn, *args)
+        try:
+            got = call(name, learner_fn, *args)
+        except CheckFailed:
+            raise
+        except Exception as e:  # the learner's code crashed: say on which case, then show where
+            raise CheckFailed(f"✗ {name}, case «{description}»: your code raised {type(e).__name__}: {e}"
+                              + (f"\n  hint: {hint}" if hint else "")
+                              + "\n  (the traceback above this message shows the line in your code)") from e
         problem = compare(got, expected, "the output", atol)
         if problem:
             raise CheckFailed(f"✗ {name}, case «{description}»: {problem}." + (f"\n  hint: {hint}" if hint else ""))
