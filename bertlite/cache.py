@@ -47,6 +47,7 @@ def atomic_write(path, content):
     try:
         if callable(content):
             content(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())  # some writers (safetensors) create files only their owner may read
         elif isinstance(content, bytes):
             tmp.write_bytes(content)
         else:
@@ -67,6 +68,12 @@ def atomic_write(path, content):
                           f"Free some space or choose another folder; {path.name} was left as it was.") from None
         raise
     return path
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def sha256_file(path):

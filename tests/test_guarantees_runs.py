@@ -382,3 +382,22 @@ def test_cached_result_computes_once_per_params(tmp_path, monkeypatch):
     cached_result("sweep", {"rate": 0.15}, compute)
     cached_result("sweep", {"rate": 0.4}, compute)
     assert len(calls) == 4
+
+
+def test_atomic_write_gives_a_file_the_usual_permissions(tmp_path):
+    """A writer that creates its file for its owner only (safetensors does) still leaves a file
+    with the permissions the umask gives every other file."""
+    import os
+    import stat
+
+    from bertlite.cache import atomic_write
+
+    def private_writer(p):
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"weights")
+        os.close(fd)
+
+    atomic_write(tmp_path / "model.safetensors", private_writer)
+    atomic_write(tmp_path / "config.json", "{}")
+    modes = {stat.S_IMODE((tmp_path / n).stat().st_mode) for n in ("model.safetensors", "config.json")}
+    assert len(modes) == 1
