@@ -26,8 +26,8 @@ from pathlib import Path
 
 from .cache import atomic_write, cache_dir
 from .fine_tune import fine_tune, predict
-from .flops import flops_per_token
 from .finetuning import BertForSequenceClassification, load_encoder
+from .flops import flops_per_token
 from .metrics import accuracy
 from .pretrained import from_pretrained
 from .pretraining import PretrainConfig
@@ -40,6 +40,7 @@ INITS = ("random", "lesson 07", "course")
 COURSE_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "course"
 TASKS = {"sentiment": sentiment_task, "sentence order": lambda: sentence_order_task(held_out_documents())}
 RECIPE = {"lr": 2e-4, "batch_size": 32, "max_length": 64}  # lesson 09's fine-tuning recipe
+GRIDS = {"sentiment": (100, 1000, None), "sentence order": (100, None)}  # the label counts lesson 09 shows
 
 
 def course_model():
@@ -124,10 +125,14 @@ def transfer_experiment(task, label_counts=(100, 1000, None), budgets=(150, 600)
     return [have[key(r)] for r in wanted]
 
 
+def stored_file(task, folder=COURSE_CHECKPOINT):
+    return Path(folder) / f"transfer-{task.replace(' ', '-')}.json"
+
+
 def stored_runs(task):
-    """The course's own runs of the experiment for `task`, shipped in checkpoints/course/ (the
-    cache's file, copied there; README.md: the machine and the command)."""
-    file = COURSE_CHECKPOINT / f"transfer-{task.replace(' ', '-')}.json"
+    """The course's own runs of the experiment for `task`, shipped in checkpoints/course/
+    (`python -m bertlite.transfer` made them; checkpoints/README.md: the machine)."""
+    file = stored_file(task)
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing: it ships with the repository.")
     return json.loads(file.read_text(encoding="utf-8"))
@@ -177,3 +182,23 @@ def plot_transfer(rows, task, ax_per_budget):
         ax.set(xscale="log", xlabel="labelled training examples", title=f"{task}, {steps} fine-tuning steps")
     ax_per_budget[0].set_ylabel("test accuracy")
     ax_per_budget[0].legend()
+
+
+def main(argv=None):
+    """python -m bertlite.transfer [--out FOLDER]: run lesson 09's grids (GRIDS, both budgets, three
+    seeds; runs already in the cache are read back) and store them where lesson 09 reads them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bertlite.transfer", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=COURSE_CHECKPOINT, help="default: checkpoints/course")
+    args = parser.parse_args(argv)
+    if not args.out.is_dir():
+        parser.error(f"--out {args.out}: no such folder")
+    for task, label_counts in GRIDS.items():
+        rows = transfer_experiment(task, label_counts=label_counts)
+        atomic_write(stored_file(task, args.out), json.dumps(rows, indent=1) + "\n")
+        print(f"{task}: {len(rows)} runs -> {stored_file(task, args.out)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -93,11 +93,23 @@ def test_course_checkpoint_is_a_small_hugging_face_folder():
 
 
 @course
-def test_the_stored_runs_cover_their_grid_with_three_seeds():
-    rows = transfer.stored_runs("sentiment")
+@pytest.mark.parametrize("task", list(transfer.GRIDS))
+def test_the_stored_runs_cover_their_grid_with_three_seeds(task):
+    rows = transfer.stored_runs(task)
     cells = {(r["init"], r["labels"], r["steps"]) for r in rows}
     assert {init for init, _, _ in cells} == set(transfer.INITS)
+    assert len({labels for _, labels, _ in cells}) == len(transfer.GRIDS[task])
+    assert {steps for _, _, steps in cells} == {150, 600}
     for cell in cells:
         seeds = sorted(r["seed"] for r in rows if (r["init"], r["labels"], r["steps"]) == cell)
         assert seeds == [0, 1, 2], (cell, seeds)
     assert all(0 < r["accuracy"] < 1 for r in rows)
+
+
+def test_main_stores_every_grid(small_world, tmp_path, monkeypatch):
+    monkeypatch.setattr(transfer, "GRIDS", {"sentiment": (8, None)})
+    monkeypatch.setattr(transfer, "transfer_experiment", lambda task, label_counts: [{"task": task, "labels": label_counts}])
+    transfer.main(["--out", str(tmp_path)])
+    assert json.loads((tmp_path / "transfer-sentiment.json").read_text()) == [{"task": "sentiment", "labels": [8, None]}]
+    with pytest.raises(SystemExit):
+        transfer.main(["--out", str(tmp_path / "missing")])
