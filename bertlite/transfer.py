@@ -88,11 +88,18 @@ def fine_tune_once(task, init, labels, steps, seed, device=None):
     return accuracy(predict(model, test).argmax(-1), test["labels"])
 
 
+@functools.cache
+def _sha256(path, mtime_ns, size):  # keyed on the file's stamp, so an edited file is hashed again
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def experiment_file(task):
     """Where a task's runs are kept: the key covers the recipe and the starting points' weights."""
     identity = [RECIPE, task, pretrained_dir(PretrainConfig(out=None)).name]  # lesson 07's recipe
-    if (COURSE_CHECKPOINT / "model.safetensors").is_file():
-        identity.append(hashlib.sha256((COURSE_CHECKPOINT / "model.safetensors").read_bytes()).hexdigest())
+    weights = COURSE_CHECKPOINT / "model.safetensors"
+    if weights.is_file():
+        stat = weights.stat()
+        identity.append(_sha256(str(weights), stat.st_mtime_ns, stat.st_size))
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     return cache_dir() / "experiments" / f"transfer-{task.replace(' ', '-')}-{key}.json"
 
@@ -178,7 +185,7 @@ def plot_transfer(rows, task, ax_per_budget):
             line, = ax.plot(xs, [table[init, x, steps][0] for x in xs], marker="o", label=init)
             seeds = [(r["labels"], r["accuracy"]) for r in rows if r["init"] == init and r["steps"] == steps]
             ax.scatter(*zip(*seeds), s=10, color=line.get_color(), alpha=0.5)
-        ax.axhline(majority_accuracy(task), color="0.5", linestyle="--", label="majority answer")
+        ax.axhline(majority_accuracy(task), color="0.5", linestyle="--", label="always the most common training label")
         ax.set(xscale="log", xlabel="labelled training examples", title=f"{task}, {steps} fine-tuning steps")
     ax_per_budget[0].set_ylabel("test accuracy")
     ax_per_budget[0].legend()
