@@ -24,7 +24,7 @@ import statistics
 import time
 from pathlib import Path
 
-from .cache import atomic_write, cache_dir
+from .cache import atomic_write, cache_dir, sha256_file
 from .fine_tune import fine_tune, predict
 from .finetuning import BertForSequenceClassification, load_encoder
 from .flops import flops_per_token
@@ -90,7 +90,7 @@ def fine_tune_once(task, init, labels, steps, seed, device=None):
 
 @functools.cache
 def _sha256(path, mtime_ns, size):  # keyed on the file's stamp, so an edited file is hashed again
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return sha256_file(path)
 
 
 def experiment_file(task):
