@@ -11,6 +11,8 @@ from nbval.plugin import IPyNbFile
 def pytest_collect_file(file_path, parent):
     if file_path.suffix != ".ipynb" or file_path.parent.name not in ("solutions", "lessons"):
         return None
+    if ".backup-" in file_path.name:
+        return None  # a learner's copy that `python -m bertlite reset` kept
     if parent.config.option.nbval or parent.config.option.nbval_lax:
         return None  # nbval's own collector has it
     notebook = IPyNbFile.from_parent(parent, path=file_path)

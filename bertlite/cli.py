@@ -1,7 +1,8 @@
 """Lesson 10 (and 07, 08): the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
 
 `pretrain` is lessons 07 and 10's; `export` and `fill-mask` (lesson 08) share a model with Hugging
-Face and try it out. The module is the package's top layer, lesson 10's: `export` also reads
+Face and try it out. `doctor`, `prepare` and `reset` are for workshops (INSTRUCTORS.md): check a
+machine, fill the caches before the day, give a learner a fresh copy of a lesson. The module is the package's top layer, lesson 10's: `export` also reads
 lesson 09's fine-tuned models.
 
 Every option of `pretrain` is a field of PretrainConfig (pretraining.py): the parser is built from
@@ -90,6 +91,34 @@ def build_parser():
                    help="a run folder, an exported folder, or any Hugging Face BERT folder with an MLM head")
     f.add_argument("text", metavar="TEXT", help="a text with one or more [MASK]")
     f.add_argument("--top-k", type=int, default=5, help="how many completions per [MASK] (default 5)")
+    d = commands.add_parser(
+        "doctor", help="is this machine ready for the course? one line per check, in under a minute",
+        description="Check Python, every dependency against its floor, the torch build and device (a tiny "
+                    "forward and backward, compared with the CPU on a GPU), the Jupyter kernel, the cache "
+                    "folder, the corpus, the sentiment data, and estimate lesson 07's run time. Prints OK, WARN "
+                    "or FAIL per check, each with its fix; exits 1 when anything FAILs.")
+    d.add_argument("--offline", action="store_true", help="do not try to download anything")
+    r = commands.add_parser(
+        "prepare", help="fill every cache the course reads, so the lessons run offline (before a workshop)",
+        description="Learn the vocabulary, tokenize the pre-training pairs, download the sentiment data and "
+                    "check the course checkpoint; finished steps are skipped when run again.",
+        epilog="examples:\n  python -m bertlite prepare\n  python -m bertlite prepare --pretrain --notebooks",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--pretrain", action="store_true",
+                   help="also pre-train lesson 07's model, which lessons 09 and 10 read (minutes on a CPU)")
+    r.add_argument("--notebooks", action="store_true",
+                   help="also run every solution notebook once, in a temporary copy, to fill what lessons "
+                        "compute themselves (lesson 05's experiments; about 15 min on 2 cores)")
+    z = commands.add_parser(
+        "reset", help="a fresh copy of one lesson; the learner's copy is kept as a backup beside it",
+        description="Replace lessons/NN_topic.ipynb with a fresh copy (made from solutions/ as "
+                    "tools/make_lessons.py makes it). The learner's copy is first kept as "
+                    "NN_topic.backup-YYYYmmdd-HHMMSS.ipynb beside it: nothing is lost.",
+        epilog="examples:\n  python -m bertlite reset 3\n  python -m bertlite reset 05_masked_lm --lessons my-lessons",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    z.add_argument("lesson", metavar="NN", help="the lesson's number (3 or 03) or name (03_attention)")
+    z.add_argument("--lessons", default="lessons", metavar="DIR",
+                   help="the folder that holds the learner's lessons (default lessons)")
     return parser
 
 
@@ -168,6 +197,10 @@ def pretrain_command(args):
     nsp = "" if last.get("nsp_acc") is None else f", NSP accuracy {last['nsp_acc']:.3f}"
     print(f"done: {cfg.steps} steps, loss {last.get('loss', float('nan')):.3f}, "
           f"MLM accuracy {last.get('mlm_acc', float('nan')):.3f}{nsp}. Wrote {cfg.out}/")
+    from .runs import keep_in_cache
+
+    if keep_in_cache(cfg):
+        print("this is lesson 07's recipe: the model is also kept in the cache, where lessons 09 and 10 read it")
     if result.held_out:
         m = result.held_out
         nsp = "" if m["nsp_acc"] is None else f", NSP accuracy {m['nsp_acc']:.3f}"
@@ -185,6 +218,18 @@ def main(argv=None):
             return export_command(args)
         if args.command == "fill-mask":
             return fill_mask_command(args)
+        if args.command == "doctor":
+            from . import doctor
+
+            return doctor.main(online=not args.offline)
+        if args.command == "prepare":
+            from . import prepare
+
+            return prepare.main(pretrain=args.pretrain, notebooks=args.notebooks)
+        if args.command == "reset":
+            from . import reset
+
+            return reset.main(args.lesson, args.lessons)
     except (ValueError, TypeError, OSError, FloatingPointError) as e:  # FileNotFoundError, ConnectionError: OSErrors
         print(f"bertlite {args.command}: error: {e}", file=sys.stderr)
         return 1

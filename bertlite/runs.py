@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +189,23 @@ def cached_pretrained_model(preset="tiny", steps=LESSON07_STEPS, seed=0, progres
     if result.stopped_at is not None:
         raise KeyboardInterrupt(f"pre-training stopped at step {result.stopped_at}; call again to resume.")
     return result.model.to("cpu").eval(), result.tokenizer
+
+
+def keep_in_cache(cfg):
+    """After `python -m bertlite pretrain --out runs/tiny` finishes lesson 07's recipe, copy the run
+    into the cache folder that lesson07_model reads, so lessons 09 and 10 use it instead of training
+    their own. Only a finished run of exactly that recipe, and never over a run already cached.
+    Returns the folder it filled, or None."""
+    if recipe(cfg) != recipe(PretrainConfig(out=None)):
+        return None
+    folder, final = pretrained_dir(cfg), checkpoint_path(cfg.out, cfg.steps)
+    if not final.exists() or checkpoint_path(folder, cfg.steps).exists() or Path(cfg.out).resolve() == folder.resolve():
+        return None
+    for name in ("vocab.txt", "config.json", "pretrain_config.json", "metrics.jsonl", "held_out.json"):
+        if (Path(cfg.out) / name).is_file():
+            atomic_write(folder / name, (Path(cfg.out) / name).read_bytes())
+    atomic_write(folder / final.name, lambda tmp: shutil.copyfile(final, tmp))  # last: now the entry is complete
+    return folder
 
 
 def lesson07_model():

@@ -87,7 +87,7 @@ class RatedSentence:
     ratings: list[int]  # every rater's score
 
 
-def download_vader_sdist(folder=None):
+def download_vader_sdist(folder=None, quiet=False):
     """Download the vaderSentiment 3.3.2 source distribution (not the wheel, which lacks the
     ratings) with pip, once. Returns its path."""
     folder = Path(folder) if folder else cache_dir() / "downloads"
@@ -95,8 +95,9 @@ def download_vader_sdist(folder=None):
     if path.exists():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"downloading the {VADER_SDIST} source distribution (2.5 MB) from PyPI with pip, once "
-          f"(a few seconds), into {folder}", flush=True)
+    if not quiet:
+        print(f"downloading the {VADER_SDIST} source distribution (2.5 MB) from PyPI with pip, once "
+              f"(a few seconds), into {folder}", flush=True)
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
                VADER_SDIST, "-d", tmp]

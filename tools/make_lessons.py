@@ -106,7 +106,8 @@ def main(argv=None):
         else:
             target.parent.mkdir(exist_ok=True)
             target.write_text(text)
-    orphans = sorted(set(p.name for p in (ROOT / "lessons").glob("*.ipynb")) - set(p.name for p in solutions))
+    lessons = {p.name for p in (ROOT / "lessons").glob("*.ipynb") if ".backup-" not in p.name}  # reset's backups
+    orphans = sorted(lessons - {p.name for p in solutions})
     if args.check and (stale or orphans):
         print("lessons/ is out of date; run `python tools/make_lessons.py` and commit the result:")
         for p in stale:

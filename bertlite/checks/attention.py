@@ -37,10 +37,10 @@ def check_scaled_dot_product_attention(scaled_dot_product_attention):
         hint="scores = q @ k.transpose(-2, -1) / √(q.shape[-1]); add the mask if there is one; softmax over "
              "the last axis (the keys); return weights @ v.",
     )
-    check_attention_dropout(scaled_dot_product_attention, r(2, 4, 8), r(2, 4, 8), r(2, 4, 8))
+    _check_attention_dropout(scaled_dot_product_attention, r(2, 4, 8), r(2, 4, 8), r(2, 4, 8))
 
 
-def check_attention_dropout(scaled_dot_product_attention, q, k, v, draws=2000):
+def _check_attention_dropout(scaled_dot_product_attention, q, k, v, draws=2000):
     """dropout_p must drop attention weights at random, and keep the output right on average
     (F.dropout scales the kept weights by 1/(1-p))."""
     name = "scaled_dot_product_attention"

@@ -72,10 +72,10 @@ def check_bert_layer(BertLayer):
         hint="post-LN: x = attention_norm(x + dropout(attention(x, mask))), then "
              "output_norm(x + dropout(feed_forward(x))). Add first, then normalise.",
     )
-    check_layer_dropout(BertLayer)
+    _check_layer_dropout(BertLayer)
 
 
-def check_layer_dropout(BertLayer):
+def _check_layer_dropout(BertLayer):
     """In train mode BertLayer drops the sublayers' outputs before each residual add: two calls
     differ, and the output, which ends in a LayerNorm, has no run of exact zeros."""
     cfg = BertConfig(**{**CONFIGS[0], "hidden_dropout_prob": 0.5, "attention_probs_dropout_prob": 0.0})
