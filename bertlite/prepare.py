@@ -65,19 +65,20 @@ def step_notebooks(solutions=None):
     from nbclient import NotebookClient
     import nbformat
 
-    solutions = sorted(Path(solutions or ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    folder = Path(solutions or ROOT / "solutions")
+    solutions = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not solutions:
-        raise FileNotFoundError(f"no solution notebooks in {solutions or ROOT / 'solutions'}")
-    with tempfile.TemporaryDirectory() as tmp:
+        raise FileNotFoundError(f"no solution notebooks in {folder}: --notebooks needs the course's repository")
+    with tempfile.TemporaryDirectory() as tmp:  # the notebooks run here: whatever they write is thrown away
         for path in solutions:
             t0 = time.perf_counter()
             copy = Path(tmp) / path.name
             shutil.copyfile(path, copy)
             nb = nbformat.read(copy, as_version=4)
             NotebookClient(nb, timeout=1800, kernel_name="python3",
-                           resources={"metadata": {"path": str(ROOT / "solutions")}}).execute()
+                           resources={"metadata": {"path": tmp}}).execute()
             print(f"      {path.name}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return f"ran {len(solutions)} solution notebooks once"
+    return f"ran {len(solutions)} solution notebook{'s' * (len(solutions) != 1)} once"
 
 
 def steps(pretrain=False, notebooks=False):

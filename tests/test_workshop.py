@@ -308,3 +308,18 @@ def test_every_exercise_is_core_or_optional():
     for nn, (exercises, _) in sizes.items():
         names = [n for cell in table[nn][1:] for n in cell.replace("/ ", "").split(",") if n.strip()]
         assert len(names) == exercises, (nn, names)
+
+
+def test_prepare_notebooks_runs_copies_and_changes_no_file(tmp_path):
+    import nbformat
+
+    solutions = tmp_path / "solutions"
+    solutions.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("open('written-by-the-notebook.txt', 'w').write('x')")])
+    nbformat.write(nb, solutions / "01_demo.ipynb")
+    before = (solutions / "01_demo.ipynb").read_bytes()
+    assert prepare.step_notebooks(solutions) == "ran 1 solution notebook once"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["01_demo.ipynb", "solutions"]
+    assert (solutions / "01_demo.ipynb").read_bytes() == before
+    with pytest.raises(FileNotFoundError, match="no solution notebooks"):
+        prepare.step_notebooks(tmp_path / "empty")
