@@ -119,6 +119,26 @@ def build_parser():
     z.add_argument("lesson", metavar="NN", help="the lesson's number (3 or 03) or name (03_attention)")
     z.add_argument("--lessons", default="lessons", metavar="DIR",
                    help="the folder that holds the learner's lessons (default lessons)")
+    a = commands.add_parser(
+        "assemble", help="your notebooks become your own bertlite package, with a progress report",
+        description="Write OUT/bertlite/: the reference package with every definition you wrote in a "
+                    "`# bertlite/<module>.py` cell put in place of the reference's (an exercise not attempted "
+                    "yet keeps the reference). Then run every exercise's check on it, each in its own process "
+                    "with a time limit, and report: passed, failed, not attempted or broken. Your notebooks are "
+                    "only read. Exits 1 when a check fails or something is broken.",
+        epilog="examples:\n  python -m bertlite assemble\n"
+               "  python -m bertlite assemble --json > report.json     # for your instructor: no code inside\n"
+               "  cd mine && python -m bertlite pretrain --out ../runs/mine   # pre-train your own BERT",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--lessons", default="lessons", metavar="DIR", help="your lesson notebooks (default lessons)")
+    a.add_argument("--out", default="mine", metavar="DIR", help="where to write bertlite/ (default mine)")
+    a.add_argument("--json", action="store_true", help="print the report as JSON (the format: INSTRUCTORS.md)")
+    a.add_argument("--who", default=None, help="your name in the JSON report (default: none; the file's name is used)")
+    a.add_argument("--timeout", type=float, default=60.0, help="seconds each check may run (default 60)")
+    g = commands.add_parser(
+        "progress", help="a room's table from many `assemble --json` reports: who is stuck where",
+        description="One row per exercise, one column per report: passed, failed, not attempted or broken.")
+    g.add_argument("reports", nargs="+", metavar="REPORT.json")
     return parser
 
 
@@ -226,6 +246,14 @@ def main(argv=None):
             from . import prepare
 
             return prepare.main(pretrain=args.pretrain, notebooks=args.notebooks)
+        if args.command == "assemble":
+            from .report import assemble_main
+
+            return assemble_main(args.lessons, args.out, args.json, args.who, args.timeout)
+        if args.command == "progress":
+            from .report import progress_main
+
+            return progress_main(args.reports)
         if args.command == "reset":
             from . import reset
 
