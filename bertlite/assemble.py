@@ -172,6 +172,8 @@ def assemble(lessons="lessons", out="mine"):
                 source = candidate
                 entries[name] = {"from": "yours", **where}
             file.write_text(source, encoding="utf-8")
+        if manifest.get("attention", {}).get("scaled_dot_product_attention", {}).get("from") == "yours":
+            use_your_attention(staged / "config.py")
         for file in sorted(staged.glob("*.py")):  # every module is listed, the ones no lesson touched too
             if file.stem not in ("__init__", "__main__") and file.stem not in manifest:
                 manifest[file.stem] = {n: {"from": "reference"} for n in definitions(file.read_text(encoding="utf-8"))}
@@ -183,6 +185,20 @@ def assemble(lessons="lessons", out="mine"):
             os.replace(target, old)  # ours (it has the marker); replaced only once the new one is complete
         os.replace(staged, target)
     return manifest, reading
+
+
+FUSED_DEFAULT = 'attn_implementation: str = "sdpa"'
+
+
+def use_your_attention(config_file):
+    """The reference runs attention through torch's fused kernel; the assembled package runs yours
+    (lesson 03's scaled_dot_product_attention) unless a model asks for attn_implementation="sdpa"."""
+    source = config_file.read_text(encoding="utf-8")
+    if FUSED_DEFAULT not in source:
+        raise RuntimeError(f"{config_file} has no line {FUSED_DEFAULT!r}: assemble.py needs updating.")
+    config_file.write_text(source.replace(FUSED_DEFAULT, 'attn_implementation: str = "eager"  # assembled: your '
+                                          'attention by default; "sdpa" is the fused kernel, a named option'),
+                           encoding="utf-8")
 
 
 ANNOUNCE = '''

@@ -135,6 +135,10 @@ def build_parser():
     a.add_argument("--json", action="store_true", help="print the report as JSON (the format: INSTRUCTORS.md)")
     a.add_argument("--who", default=None, help="your name in the JSON report (default: none; the file's name is used)")
     a.add_argument("--timeout", type=float, default=60.0, help="seconds each check may run (default 60)")
+    a.add_argument("--verify", action="store_true",
+                   help="then prove it is BERT: BertModel and the pre-training loss against transformers (both "
+                        "attention paths), the tokenizer against BertTokenizer, the masking rates, the parameter "
+                        "formula; prints 'your BERT is BERT: max diff ...' or the first piece that differs")
     g = commands.add_parser(
         "progress", help="a room's table from many `assemble --json` reports: who is stuck where",
         description="One row per exercise, one column per report: passed, failed, not attempted or broken.")
@@ -249,7 +253,7 @@ def main(argv=None):
         if args.command == "assemble":
             from .report import assemble_main
 
-            return assemble_main(args.lessons, args.out, args.json, args.who, args.timeout)
+            return assemble_main(args.lessons, args.out, args.json, args.who, args.timeout, args.verify)
         if args.command == "progress":
             from .report import progress_main
 

@@ -186,7 +186,20 @@ def progress_table(paths):
     return "\n".join(rows)
 
 
-def assemble_main(lessons="lessons", out="mine", as_json=False, who=None, timeout=60.0):
+def verify(out, timeout=600):
+    """(passed, printed lines) of the end-to-end proofs (verify.py), run on the package in `out`."""
+    try:
+        result = subprocess.run([sys.executable, "-m", "bertlite.verify"], capture_output=True, text=True,
+                                cwd=out, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, [f"✗ --verify timed out after {timeout} s"]
+    lines = [x for x in result.stdout.splitlines() if not x.startswith("bertlite: your own")]
+    if result.returncode not in (0, 1):
+        lines.append(f"✗ --verify crashed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+    return result.returncode == 0, lines
+
+
+def assemble_main(lessons="lessons", out="mine", as_json=False, who=None, timeout=60.0, prove=False):
     """`python -m bertlite assemble`: write the package, then check every exercise on it."""
     from .assemble import assemble, summary
 
@@ -202,9 +215,18 @@ def assemble_main(lessons="lessons", out="mine", as_json=False, who=None, timeou
     counts = {s: sum(e.status == s for e in exercises) for s in STATUSES}
     say(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(exercises)} exercises. "
         f"Use it from its folder: cd {out} && python -m bertlite pretrain --out ../runs/mine")
+    verified = None
+    if prove:
+        say("\n--verify: your package against transformers and exact counts ...")
+        verified, lines = verify(out)
+        for text in lines:
+            say(text)
     if as_json:
-        print(json.dumps(to_json(exercises, who), indent=1, ensure_ascii=False))
-    return 1 if counts["failed"] or counts["broken"] else 0
+        data = to_json(exercises, who)
+        if prove:
+            data["verify"] = {"passed": verified, "lines": lines}
+        print(json.dumps(data, indent=1, ensure_ascii=False))
+    return 1 if counts["failed"] or counts["broken"] or verified is False else 0
 
 
 def progress_main(paths):

@@ -11,7 +11,7 @@ import pytest
 
 from bertlite import cli
 from bertlite.assemble import MARKER, assemble
-from bertlite.report import progress_report, progress_table, to_json
+from bertlite.report import progress_report, progress_table, to_json, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,6 +38,21 @@ def lessons(tmp_path):
     return folder
 
 
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory):
+    """Lessons 03 and 05 solved, assembled and checked once for the tests that only read the result."""
+    tmp = tmp_path_factory.mktemp("solved")
+    folder = tmp / "lessons"
+    folder.mkdir()
+    for name in ("03_attention.ipynb", "05_masked_lm.ipynb"):
+        shutil.copyfile(ROOT / "solutions" / name, folder / name)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    manifest, reading = assemble(folder, tmp / "mine")
+    exercises = progress_report(folder, tmp / "mine", reading)
+    return dict(lessons=folder, out=tmp / "mine", manifest=manifest, reading=reading, exercises=exercises,
+                before=before)
+
+
 def statuses(exercises):
     return {e.check.removeprefix("check_"): (e.status, e.message) for e in exercises}
 
@@ -47,13 +62,15 @@ def run(lessons, out, timeout=60):
     return manifest, reading, statuses(progress_report(lessons, out, reading, timeout))
 
 
-def test_solved_lessons_pass_and_become_the_package(lessons, tmp_path):
-    before = {p.name: p.read_bytes() for p in lessons.iterdir()}
-    manifest, reading, found = run(lessons, tmp_path / "mine")
+def test_solved_lessons_pass_and_become_the_package(solved):
+    lessons, manifest, reading, found = solved["lessons"], solved["manifest"], solved["reading"], statuses(solved["exercises"])
+    before, tmp_path = solved["before"], solved["out"].parent
     assert {k: s for k, (s, _) in found.items()} == dict.fromkeys(
         ["scaled_dot_product_attention", "padding_mask", "split_merge_heads", "mask_tokens", "mlm_loss"], "passed")
     assert manifest["attention"]["scaled_dot_product_attention"] == {"from": "yours", "lesson": "03_attention", "cell": 4}
     assert manifest["encoder"]["BertLayer"] == {"from": "reference"}  # lesson 04 is not in this folder
+    config = (tmp_path / "mine" / "bertlite" / "config.py").read_text()
+    assert 'attn_implementation: str = "eager"  # assembled: your attention' in config  # yours runs, not the fused kernel
     assert reading.problems == []
     assert {p.name: p.read_bytes() for p in lessons.iterdir()} == before  # the notebooks are only read
     # The package is the learner's: it imports, says so, and runs a forward pass.
@@ -70,18 +87,22 @@ def test_generated_lessons_are_not_attempted_and_keep_the_reference(tmp_path):
     assert len(found) == 24 and {s for s, _ in found.values()} == {"not attempted"}
     assert manifest["attention"]["scaled_dot_product_attention"]["from"] == "reference"
     assert manifest["attention"]["scaled_dot_product_attention"]["why"] == "not attempted yet"
-    reference = (ROOT / "bertlite" / "attention.py").read_text()
-    assert (tmp_path / "mine" / "bertlite" / "attention.py").read_text() == reference
+    for module in ("attention", "config"):  # nothing of the learner's: the reference, fused attention included
+        reference = (ROOT / "bertlite" / f"{module}.py").read_text()
+        assert (tmp_path / "mine" / "bertlite" / f"{module}.py").read_text() == reference
 
 
 def test_a_planted_mistake_fails_its_check_and_nothing_else(lessons, tmp_path, capsys):
+    (lessons / "05_masked_lm.ipynb").unlink()  # lesson 03 alone: fewer checks to run
     edit_cell(lessons / "03_attention.ipynb", "def scaled_dot_product_attention",
               lambda s: s.replace(" / math.sqrt(q.shape[-1])", ""))  # attention without 1/√d_k
-    code = cli.main(["assemble", "--lessons", str(lessons), "--out", str(tmp_path / "mine")])
+    code = cli.main(["assemble", "--lessons", str(lessons), "--out", str(tmp_path / "mine"), "--verify"])
     out = capsys.readouterr().out
     assert code == 1
     assert "✗ failed        03_attention         scaled_dot_product_attention" in out
-    assert out.count("✓ passed") == 4
+    assert out.count("✓ passed") == 2
+    assert "✗ BertModel, your attention and the fused one: max abs diff" in out
+    assert "not yet BERT: BertModel differs" in out
     # The package with the mistake still runs the command line (from its folder, so it is the one imported).
     run_ = subprocess.run([sys.executable, "-m", "bertlite", "fill-mask", "--help"], capture_output=True, text=True,
                           cwd=tmp_path / "mine")
@@ -96,11 +117,11 @@ def test_syntax_error_endless_loop_and_deleted_cell(lessons, tmp_path):
     nb = notebook(path05)
     nb["cells"] = [c for c in nb["cells"] if "def mask_tokens" not in "".join(c["source"])]
     path05.write_text(json.dumps(nb))
-    manifest, reading, found = run(lessons, tmp_path / "mine", timeout=15)
+    manifest, reading, found = run(lessons, tmp_path / "mine", timeout=10)
     assert found["padding_mask"][0] == "broken" and "syntax error" in found["padding_mask"][1]
     assert any(p["lesson"] == "03_attention" and "syntax error, line" in p["message"] for p in reading.problems)
     assert found["split_merge_heads"] == ("broken", found["split_merge_heads"][1])
-    assert "timed out after 15 s" in found["split_merge_heads"][1]
+    assert "timed out after 10 s" in found["split_merge_heads"][1]
     assert found["mask_tokens"][0] == "broken" and "no cell defines mask_tokens" in found["mask_tokens"][1]
     assert found["scaled_dot_product_attention"][0] == "passed" and found["mlm_loss"][0] == "passed"
     assert manifest["attention"]["padding_mask"] == {"from": "reference"}  # the reference stands in
@@ -127,14 +148,16 @@ def test_assemble_never_overwrites_a_folder_it_did_not_write(lessons, tmp_path):
     assemble(lessons, tmp_path / "again")
 
 
-def test_json_report_has_no_code_and_progress_aggregates(lessons, tmp_path, capsys):
-    assert cli.main(["assemble", "--lessons", str(lessons), "--out", str(tmp_path / "a"), "--json", "--who", "ada"]) == 0
-    ada = capsys.readouterr().out
+def test_json_report_has_no_code_and_progress_aggregates(solved, tmp_path, capsys):
+    ada = json.dumps(to_json(solved["exercises"], who="ada"))
     report = json.loads(ada)
     assert report["format"] == "bertlite-progress/1" and report["who"] == "ada"
     assert report["counts"] == {"passed": 5, "failed": 0, "not attempted": 0, "broken": 0}
     assert "def " not in ada and "torch" not in ada  # statuses and messages, never code
     (tmp_path / "ada.json").write_text(ada)
+    lessons = tmp_path / "lessons"  # bob's: lesson 05 only, with a mistake; lesson 03 untouched
+    lessons.mkdir()
+    shutil.copyfile(ROOT / "solutions" / "05_masked_lm.ipynb", lessons / "05_masked_lm.ipynb")
     edit_cell(lessons / "05_masked_lm.ipynb", "def mlm_loss", lambda s: s.replace(".mean()", ".sum()"))
     _, reading = assemble(lessons, tmp_path / "b")
     bob = to_json(progress_report(lessons, tmp_path / "b", reading), who="bob")
@@ -143,7 +166,8 @@ def test_json_report_has_no_code_and_progress_aggregates(lessons, tmp_path, caps
     table = capsys.readouterr().out
     row = next(line for line in table.splitlines() if line.startswith("05 mlm_loss"))
     assert row.split()[2:4] == ["✓", "✗"] and row.endswith("bob")
-    assert "passed" in table.splitlines()[-2] and table.splitlines()[-2].split()[1:3] == ["5", "4"]
+    assert next(line for line in table.splitlines() if line.startswith("03 padding_mask")).split()[2:4] == ["✓", "?"]
+    assert "passed" in table.splitlines()[-2] and table.splitlines()[-2].split()[1:3] == ["5", "1"]
     assert progress_table([tmp_path / "ada.json"]).count("✓") >= 5
 
 
@@ -151,3 +175,13 @@ def test_progress_refuses_a_file_that_is_not_a_report(tmp_path, capsys):
     (tmp_path / "x.json").write_text("{}")
     assert cli.main(["progress", str(tmp_path / "x.json")]) == 1
     assert "is not a report of `bertlite assemble --json`" in capsys.readouterr().err
+
+
+def test_verify_on_a_solved_package_says_it_is_bert(solved):
+    passed, lines = verify(solved["out"])
+    out = "\n".join(lines)
+    assert passed, out
+    tmp_path = solved["out"].parent
+    for proof in ("✓ BertModel", "✓ tokenizer: 300 of 300", "✓ masking", "✓ parameters", "✓ pre-training loss"):
+        assert proof in out, out
+    assert "your BERT is BERT: max diff" in out and str(tmp_path / "mine" / "bertlite") in out
