@@ -86,6 +86,10 @@ def read_lessons(lessons):
     exercises outside the package use), and every problem: unreadable notebooks, syntax errors."""
     reading = Reading()
     paths = sorted(Path(lessons).glob("[0-9][0-9]_*.ipynb"))
+    course = sorted(p.stem for p in (PACKAGE.parent / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    for lesson in sorted(set(course) - {p.stem for p in paths}):  # a deleted or renamed notebook
+        reading.problem(lesson, None, f"{Path(lessons) / (lesson + '.ipynb')} is missing: its pieces are the "
+                                      f"reference's (python -m bertlite reset {lesson[:2]} gives a fresh copy)")
     for path in (p for p in paths if ".backup-" not in p.name):
         lesson = path.stem
         try:

@@ -323,3 +323,21 @@ def test_prepare_notebooks_runs_copies_and_changes_no_file(tmp_path):
     assert (solutions / "01_demo.ipynb").read_bytes() == before
     with pytest.raises(FileNotFoundError, match="no solution notebooks"):
         prepare.step_notebooks(tmp_path / "empty")
+
+
+def test_the_switch_makes_a_lesson_import_your_own_package(tmp_path):
+    from bertlite.assemble import assemble
+
+    code = next(iter(first_code_cells().values())).replace("USE_MY_BERTLITE = False", "USE_MY_BERTLITE = True")
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    probe = code + "\nimport bertlite\nprint('imported', bertlite.__file__)\n"
+    missing = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=lessons)
+    assert missing.returncode == 1 and "is not there yet: run `python -m bertlite assemble`" in missing.stderr
+    assemble(ROOT / "lessons", tmp_path / "mine")
+    mine = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=lessons)
+    assert mine.returncode == 0, mine.stderr
+    assert f"imported {tmp_path / 'mine' / 'bertlite' / '__init__.py'}" in mine.stdout
+    assert "bertlite: your own" in mine.stdout
+    late = subprocess.run([sys.executable, "-c", "import bertlite\n" + probe], capture_output=True, text=True, cwd=lessons)
+    assert late.returncode == 1 and "restart the kernel" in late.stderr
