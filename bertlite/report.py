@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -100,7 +102,8 @@ def run_check(out, check, pieces, timeout):
     """(status, message) of one check, run in a subprocess on the assembled package in `out`."""
     try:
         result = subprocess.run([sys.executable, "-c", RUNNER, str(Path(out).resolve()), json.dumps(pieces), check],
-                                capture_output=True, text=True, timeout=timeout)
+                                capture_output=True, text=True, timeout=timeout,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})  # several run side by side
     except subprocess.TimeoutExpired:
         return "broken", f"timed out after {timeout:g} s: an endless loop? (stopped; the other checks went on)"
     tail = result.stdout.rpartition("@@report@@")[2]
@@ -119,6 +122,7 @@ def progress_report(lessons, out, reading, timeout=60.0, report=None):
         if p.module:
             by_name[None, p.name] = p
     done = []
+    pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))  # checks run side by side
     for path in sorted(p for p in Path(lessons).glob("[0-9][0-9]_*.ipynb") if ".backup-" not in p.name):
         try:
             found = exercises_of(path)
@@ -139,10 +143,14 @@ def progress_report(lessons, out, reading, timeout=60.0, report=None):
             else:
                 specs = [{"module": p.module, "name": p.name, "source": None if p.module else p.source,
                           "imports": None if p.module else lesson_imports(path)} for p in pieces]
-                ex.status, ex.message = run_check(out, ex.check, specs, timeout)
+                ex.status = pool.submit(run_check, out, ex.check, specs, timeout)  # resolved below
             done.append(ex)
-            if report:
-                report(ex)
+    for ex in done:  # in the lessons' order, each as soon as its check (and those before it) finished
+        if isinstance(ex.status, Future):
+            ex.status, ex.message = ex.status.result()
+        if report:
+            report(ex)
+    pool.shutdown()
     return done
 
 

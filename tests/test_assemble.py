@@ -104,12 +104,14 @@ def test_a_planted_mistake_fails_its_check_and_nothing_else(lessons, tmp_path, c
     assert code == 1
     assert "✗ failed        03_attention         scaled_dot_product_attention" in out
     assert out.count("✓ passed") == 2
-    assert "✗ BertModel, your attention and the fused one: max abs diff" in out
-    assert "not yet BERT: BertModel differs" in out
+    assert "✗ BertModel: max abs diff" in out and "only your attention differs" in out
+    assert "not yet BERT: attention differs" in out
     # The package with the mistake still runs the command line (from its folder, so it is the one imported).
-    run_ = subprocess.run([sys.executable, "-m", "bertlite", "fill-mask", "--help"], capture_output=True, text=True,
+    run_ = subprocess.run([sys.executable, "-m", "bertlite", "pretrain", "--steps", "2", "--batch-size", "4",
+                           "--log-every", "1", "--out", str(tmp_path / "run")], capture_output=True, text=True,
                           cwd=tmp_path / "mine")
-    assert run_.returncode == 0 and "bertlite: your own" in run_.stdout
+    assert run_.returncode == 0, run_.stderr[-1500:]
+    assert run_.stdout.startswith("bertlite: your own") and "done: 2 steps" in run_.stdout
 
 
 def test_syntax_error_endless_loop_and_deleted_cell(lessons, tmp_path):
@@ -188,3 +190,11 @@ def test_verify_on_a_solved_package_says_it_is_bert(solved):
     for proof in ("✓ BertModel", "✓ tokenizer: 300 of 300", "✓ masking", "✓ parameters", "✓ pre-training loss"):
         assert proof in out, out
     assert "your BERT is BERT: max diff" in out and str(tmp_path / "mine" / "bertlite") in out
+
+
+def test_every_solution_passes_its_check_on_the_assembled_package(tmp_path):
+    manifest, reading, found = run(ROOT / "solutions", tmp_path / "mine")
+    assert len(found) == 24 and {s for s, _ in found.values()} == {"passed"}, found
+    assert reading.problems == []
+    yours = [f"{m}.{n}" for m, names in manifest.items() for n, e in names.items() if e["from"] == "yours"]
+    assert len(yours) == len({(p.module, p.name) for p in reading.pieces if p.module})
