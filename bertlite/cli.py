@@ -108,7 +108,7 @@ def build_parser():
                    help="also pre-train lesson 07's model, which lessons 09 and 10 read (minutes on a CPU)")
     r.add_argument("--notebooks", action="store_true",
                    help="also run every solution notebook once, in a temporary copy, to fill what lessons "
-                        "compute themselves (lesson 05's experiments alone take about 5 min on 2 cores)")
+                        "compute themselves (lesson 05's experiments alone take about 4 min on 2 cores)")
     z = commands.add_parser(
         "reset", help="a fresh copy of one lesson; the learner's copy is kept as a backup beside it",
         description="Replace lessons/NN_topic.ipynb with a fresh copy (made from solutions/ as "
