@@ -18,8 +18,10 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .reset import BACKUP
 
 PACKAGE = Path(__file__).resolve().parent  # the reference, which the assembled copy starts from
 MODULE_CELL = re.compile(r"\A\s*#\s*bertlite/(\w+)\.py\s*$", re.MULTILINE)
@@ -74,23 +76,31 @@ def definitions(source):
     return {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
+def start_line(node):
+    """A definition's first line, its decorators included."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+
+
 def segment(source, node):
     """A definition's text, its decorators included."""
-    lines = source.splitlines(keepends=True)
-    start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-    return "".join(lines[start - 1:node.end_lineno])
+    return "".join(source.splitlines(keepends=True)[start_line(node) - 1:node.end_lineno])
+
+
+def lesson_notebooks(folder):
+    """The lesson notebooks in `folder`, in order, without the backups that `reset` keeps."""
+    return sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb") if BACKUP not in p.name)
 
 
 def read_lessons(lessons):
     """Every piece of every lesson's `# bertlite/` cells (and of its other cells' definitions, which
     exercises outside the package use), and every problem: unreadable notebooks, syntax errors."""
     reading = Reading()
-    paths = sorted(Path(lessons).glob("[0-9][0-9]_*.ipynb"))
-    course = sorted(p.stem for p in (PACKAGE.parent / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    paths = lesson_notebooks(lessons)
+    course = sorted(p.stem for p in lesson_notebooks(PACKAGE.parent / "solutions"))
     for lesson in sorted(set(course) - {p.stem for p in paths}):  # a deleted or renamed notebook
         reading.problem(lesson, None, f"{Path(lessons) / (lesson + '.ipynb')} is missing: its pieces are the "
                                       f"reference's (python -m bertlite reset {lesson[:2]} gives a fresh copy)")
-    for path in (p for p in paths if ".backup-" not in p.name):
+    for path in paths:
         lesson = path.stem
         try:
             cells = code_cells(path)
@@ -116,7 +126,7 @@ def read_lessons(lessons):
 
 def replace_definitions(source, pieces):
     """The module's source with each piece put in place of the definition of the same name (or
-    added at the end when the reference has none). Returns (new source, names replaced)."""
+    added at the end when the reference has none)."""
     lines = source.splitlines(keepends=True)
     reference = definitions(source)
     spans = []
@@ -125,8 +135,7 @@ def replace_definitions(source, pieces):
         if node is None:
             lines.append("\n\n" + piece.source.rstrip() + "\n")
             continue
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        spans.append((start, node.end_lineno, piece.source.rstrip() + "\n"))
+        spans.append((start_line(node), node.end_lineno, piece.source.rstrip() + "\n"))
     for start, end, text in sorted(spans, reverse=True):  # from the bottom, so line numbers stay valid
         lines[start - 1:end] = [text]
     return "".join(lines)
@@ -231,7 +240,3 @@ def summary(manifest):
             if "lesson" in entry or entry["from"] == "yours":
                 out[entry["from"]].append(f"{module}.{name}")
     return out
-
-
-def as_dict(reading):
-    return {"pieces": [asdict(p) | {"source": None} for p in reading.pieces], "problems": reading.problems}

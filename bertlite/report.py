@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .assemble import code_cells
+from .assemble import code_cells, lesson_notebooks
 
 STATUSES = ("passed", "failed", "not attempted", "broken")
 SYMBOLS = {"passed": "✓", "failed": "✗", "not attempted": "·", "broken": "!"}
@@ -123,7 +123,7 @@ def progress_report(lessons, out, reading, timeout=60.0, report=None):
             by_name[None, p.name] = p
     done = []
     pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)))  # checks run side by side
-    for path in sorted(p for p in Path(lessons).glob("[0-9][0-9]_*.ipynb") if ".backup-" not in p.name):
+    for path in lesson_notebooks(lessons):
         try:
             found = exercises_of(path)
         except (OSError, ValueError, SyntaxError, KeyError) as e:
