@@ -22,7 +22,8 @@ class BertEmbeddings(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids, token_type_ids=None):
-        # input_ids, token_type_ids: (B, T) -> (B, T, H)
+        """input_ids, token_type_ids (None: every token in segment 0): (B, T) -> (B, T, H), the sum of
+        the word, segment and position embeddings, normalised, then dropout."""
         T = input_ids.shape[1]
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)

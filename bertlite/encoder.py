@@ -31,7 +31,7 @@ class BertLayer(nn.Module):
         return self.output_dense(F.gelu(self.intermediate(x)))  # F.gelu is the exact erf form
 
     def forward(self, x, mask=None):
-        # x: (B, T, H) -> (B, T, H)
+        """x: (B, T, H), mask: additive (lesson 03) or None -> (B, T, H), by the two post-LN equations."""
         if self.pre_layer_norm:  # the named variant of lesson 10: normalise first, add after
             x = x + self.dropout(self.attention(self.attention_norm(x), mask))
             return x + self.dropout(self.feed_forward(self.output_norm(x)))
@@ -47,6 +47,7 @@ class BertPooler(nn.Module):
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
     def forward(self, sequence_output):
+        """sequence_output (B, T, H) -> pooled_output (B, H), from the first ([CLS]) position."""
         return torch.tanh(self.dense(sequence_output[:, 0]))  # (B, H)
 
 

@@ -19,7 +19,8 @@ from bertlite.checks import NotDoneYet
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "bertlite" / "checks"
 SUBMODULES = sorted(p.stem for p in CHECKS.glob("*.py") if p.name != "__init__.py")
-CHECK_MODULES = [name for name in SUBMODULES if name != "harness"]
+SHARED = ("harness", "hints")  # what every check module may import: the machinery and the hints
+CHECK_MODULES = [name for name in SUBMODULES if name not in SHARED]
 
 # Every check_* name notebooks could import before the re-cut: they must all stay importable.
 PUBLIC_CHECKS = [
@@ -56,7 +57,7 @@ def top_level_names(path):
 
 # Run in a fresh interpreter: for each submodule X, forget bertlite.checks and import X first,
 # (1) through the real package __init__, (2) under an empty package __init__, so X itself runs
-# first and may pull in only the harness. Prints one line per X: "X ok" or "X <the error>".
+# first and may pull in only the harness and the hints. Prints one line per X: "X ok" or "X <the error>".
 EACH_FIRST = """
 import importlib, sys, traceback, types
 import bertlite
@@ -78,12 +79,12 @@ for x in sys.argv[1:]:
         sys.modules["bertlite.checks"] = empty
         importlib.import_module("bertlite.checks." + x)
         extra = sorted(set(m for m in sys.modules if m.startswith("bertlite.checks.")) -
-                       {"bertlite.checks." + x, "bertlite.checks.harness"})
+                       {"bertlite.checks." + x, "bertlite.checks.harness", "bertlite.checks.hints"})
         print(x, "ok" if not extra else "imports its sibling(s) " + ", ".join(extra))
     except Exception:
         print(x, repr(traceback.format_exc()))
 """
-ORDERS = {"harness, then every module": ["harness"] + CHECK_MODULES, "every module, reversed": SUBMODULES[::-1]}
+ORDERS = {"harness and hints, then every module": list(SHARED) + CHECK_MODULES, "every module, reversed": SUBMODULES[::-1]}
 
 
 def _python(*args):
@@ -121,14 +122,14 @@ def test_submodules_import_the_harness_not_the_package(name):
     """`from . import CheckFailed` would import the half-initialised package __init__ back."""
     for node in ast.walk(tree(name)):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
-            assert node.module == "harness", (
-                f"checks/{name}.py: `from .{node.module or ''} import ...`; import from .harness")
+            assert node.module in SHARED, (
+                f"checks/{name}.py: `from .{node.module or ''} import ...`; import from .harness or .hints")
         if isinstance(node, ast.ImportFrom) and node.level == 2:
             assert node.module != "checks" and "checks" not in [a.name for a in node.names], \
                 f"checks/{name}.py imports bertlite.checks back"
-    if name == "harness":
+    if name in SHARED:
         assert not [n for n in ast.walk(tree(name)) if isinstance(n, ast.ImportFrom) and n.level], \
-            "harness.py must not import the package: every check module imports it"
+            f"{name}.py must not import the package: every check module imports it"
 
 
 def test_init_imports_explicitly_at_the_top():

@@ -3,7 +3,8 @@
 Each `check_*` function runs a learner's function and bertlite's reference on the same inputs
 (random ones and edge cases) and compares them. It prints one line when everything matches,
 raises NotDoneYet while the exercise is still a stub, or raises CheckFailed naming the case,
-the output, what was expected and a hint.
+the output, what was expected and the exercise's first hint; `hint(name, tier)` gives the next
+ones (checks/hints.py).
 
 One module per package module it checks, named after it (checks/attention.py checks
 bertlite/attention.py); harness.py holds what they share. A notebook imports from here:
@@ -17,6 +18,7 @@ from .encoder import check_bert_layer, check_bert_model, check_bert_pooler
 from .flops import check_flops_per_token, counted_flops_per_token
 from .harness import CheckFailed, NotDoneYet, call, compare, copy_weights, describe, run_cases
 from .heads import check_masked_positions, check_mlm_loss, check_sparse_mlm_loss
+from .hints import first_hint, hint
 from .masking import check_mask_tokens
 from .nsp import check_pick_other_document
 from .optim import check_param_groups, check_warmup_linear
@@ -47,6 +49,8 @@ __all__ = [
     # lesson 10
     "check_flops_per_token", "counted_flops_per_token", "check_masked_positions", "check_sparse_mlm_loss",
     "check_atomic_save",
+    # every lesson: hints in three tiers, given when asked for
+    "hint", "first_hint",
     # the harness, for anyone writing a check of their own
     "CheckFailed", "NotDoneYet", "call", "compare", "copy_weights", "describe", "run_cases",
 ]

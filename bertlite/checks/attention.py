@@ -4,6 +4,7 @@ import torch
 
 from .. import attention as ref
 from .harness import CheckFailed, call, compare, run_cases
+from .hints import first_hint
 
 __all__ = ["check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads"]
 
@@ -34,8 +35,7 @@ def check_scaled_dot_product_attention(scaled_dot_product_attention):
     ]
     run_cases(
         "scaled_dot_product_attention", scaled_dot_product_attention, ref.scaled_dot_product_attention, cases,
-        hint="scores = q @ k.transpose(-2, -1) / √(q.shape[-1]); add the mask if there is one; softmax over "
-             "the last axis (the keys); return weights @ v.",
+        hint=first_hint("scaled_dot_product_attention"),
     )
     _check_attention_dropout(scaled_dot_product_attention, r(2, 4, 8), r(2, 4, 8), r(2, 4, 8))
 
@@ -70,8 +70,7 @@ def check_padding_mask(padding_mask):
     ]
     run_cases(
         "padding_mask", padding_mask, ref.padding_mask, cases, atol=0.0,
-        hint="(B, T) -> (B, 1, 1, T) with attention_mask[:, None, None, :]; convert to dtype; "
-             "0 where the mask is 1, torch.finfo(dtype).min where it is 0.",
+        hint=first_hint("padding_mask"),
     )
 
 
@@ -80,13 +79,11 @@ def check_split_merge_heads(split_heads, merge_heads):
     shapes = [(1, 1, 4, 1), (2, 5, 12, 3), (3, 7, 16, 4), (2, 3, 8, 8), (1, 9, 6, 6)]
     split_cases = [(f"(B={B}, T={T}, H={H}) into {h} heads", (torch.randn(B, T, H, generator=g), h))
                    for B, T, H, h in shapes]
-    hint_split = ("view (B, T, H) as (B, T, heads, H/heads), then swap the T and heads axes: "
-                  "head j gets features j·d .. (j+1)·d - 1 of every token.")
-    run_cases("split_heads", split_heads, ref.split_heads, split_cases, hint=hint_split, atol=0.0)
+    run_cases("split_heads", split_heads, ref.split_heads, split_cases, hint=first_hint("split_heads"), atol=0.0)
     merge_cases = [(f"(B={B}, heads={h}, T={T}, d={H // h})", (torch.randn(B, h, T, H // h, generator=g),))
                    for B, T, H, h in shapes]
     run_cases("merge_heads", merge_heads, ref.merge_heads, merge_cases, atol=0.0,
-              hint="undo split_heads: swap heads and T back, then reshape to (B, T, heads·d).")
+              hint=first_hint("merge_heads"))
     x = torch.randn(2, 5, 12, generator=g)
     round_trip = call("merge_heads", merge_heads, call("split_heads", split_heads, x, 4))
     problem = compare(round_trip, x, "merge_heads(split_heads(x, 4))", atol=0.0)

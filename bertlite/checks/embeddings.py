@@ -5,6 +5,7 @@ import torch
 from .. import embeddings as ref
 from ..config import BertConfig
 from .harness import call, copy_weights, run_cases
+from .hints import first_hint
 
 __all__ = ["check_bert_embeddings", "check_sinusoidal_positions"]
 
@@ -43,19 +44,16 @@ def check_bert_embeddings(BertEmbeddings):
     padded[:, 4:] = config.pad_token_id
     cases.append(("padding at the end", (padded, torch.zeros_like(padded))))
     cases.append(("one sequence, full length", (torch.randint(0, 50, (1, 12), generator=g), None)))
-    hint = ("x = word_embeddings(input_ids) + token_type_embeddings(token_type_ids) + "
-            "position_embeddings(0, 1, ..., T-1); token_type_ids=None means all zeros; "
-            "return dropout(LayerNorm(x)).")
+    hint = first_hint("BertEmbeddings")
     run_cases("BertEmbeddings (eval mode)", run(learner, False), run(reference, False), cases, hint=hint)
     train_cases = [("training mode: dropout after LayerNorm", cases[6][1])]
     run_cases("BertEmbeddings (training mode)", run(learner, True), run(reference, True), train_cases,
-              hint="in training, dropout comes last, after the LayerNorm, through self.dropout.")
+              hint=first_hint("BertEmbeddings"))
 
 
 def check_sinusoidal_positions(sinusoidal_positions):
     cases = [(f"num_positions={p}, dim={d}", (p, d)) for p, d in [(1, 2), (4, 2), (6, 4), (10, 8), (50, 16), (128, 64)]]
     run_cases(
         "sinusoidal_positions", sinusoidal_positions, ref.sinusoidal_positions, cases, atol=1e-4,
-        hint="w_i = 10000^(-2i/dim) for i = 0 .. dim/2-1; even columns 0, 2, 4, ... hold sin(p·w_i), "
-             "odd columns 1, 3, 5, ... hold cos(p·w_i); return float32 of shape (num_positions, dim).",
+        hint=first_hint("sinusoidal_positions"),
     )

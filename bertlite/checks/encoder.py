@@ -10,6 +10,7 @@ from .. import encoder as ref
 from ..attention import padding_mask
 from ..config import BertConfig
 from .harness import CheckFailed, call, copy_weights, run_cases
+from .hints import first_hint
 
 __all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model"]
 
@@ -69,8 +70,7 @@ def check_bert_layer(BertLayer):
 
     run_twins(
         "BertLayer", BertLayer, cases,
-        hint="post-LN: x = attention_norm(x + dropout(attention(x, mask))), then "
-             "output_norm(x + dropout(feed_forward(x))). Add first, then normalise.",
+        hint=first_hint("BertLayer"),
     )
     _check_layer_dropout(BertLayer)
 
@@ -104,7 +104,7 @@ def check_bert_pooler(BertPooler):
 
     run_twins(
         "BertPooler", BertPooler, cases,
-        hint="take the first ([CLS]) position, sequence_output[:, 0] of shape (B, H), then dense, then tanh.",
+        hint=first_hint("BertPooler"),
     )
 
 
@@ -116,6 +116,5 @@ def check_bert_model(BertModel):
 
     run_twins(
         "BertModel", BertModel, cases,
-        hint="embeddings -> padding_mask(attention_mask, x.dtype) (None if no mask) -> every "
-             "layer in turn -> return (x, self.pooler(x)).",
+        hint=first_hint("BertModel"),
     )

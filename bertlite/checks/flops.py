@@ -9,6 +9,7 @@ from ..config import BertConfig
 from ..heads import BertForPreTraining
 from ..masking import IGNORE_INDEX
 from .harness import CheckFailed, call
+from .hints import first_hint
 
 __all__ = ["check_flops_per_token", "counted_flops_per_token"]
 
@@ -50,8 +51,6 @@ def check_flops_per_token(flops_per_token):
         if not isinstance(got, (int, float)) or abs(got - counted) > 0.01 * counted:
             raise CheckFailed(
                 f"✗ flops_per_token, case «{description}»: you give {got!r}, torch counted "
-                f"{counted:,.0f} FLOPs per token (forward + backward).\n  hint: 6 per weight of "
-                f"every matmul a token passes through (Q, K, V, output, W1, W2 in each layer), "
-                f"12·L·T·H for attention's two T x T matmuls, and the MLM head (H·H + V·H weights) "
-                f"only at mlm_fraction of the positions.")
+                f"{counted:,.0f} FLOPs per token (forward + backward).\n  hint: "
+                + first_hint("flops_per_token"))
     print(f"✓ flops_per_token: all {len(cases)} cases within 1% of the FLOPs torch counts.")

@@ -11,6 +11,7 @@ from ..heads import BertLMPredictionHead
 from ..heads import masked_positions as reference_masked_positions
 from ..masking import IGNORE_INDEX
 from .harness import CheckFailed, call, compare, run_cases
+from .hints import first_hint
 
 __all__ = ["check_mlm_loss", "check_sparse_mlm_loss"]
 
@@ -32,8 +33,7 @@ def check_mlm_loss(mlm_loss):
     big[0, :, 0] = 1000.0  # a naive exp() overflows here
     cases.append(("huge logits", (big, torch.tensor([[0, 1, IGNORE_INDEX]]))))
     run_cases("mlm_loss", mlm_loss, _reference_mlm_loss, cases,
-              hint="log p = logits - logsumexp(logits); average -log p[label] over the positions "
-                   "whose label is not -100 only.")
+              hint=first_hint("mlm_loss"))
 
 
 def _dense_mlm_loss(mlm_head, sequence_output, mlm_labels):
@@ -81,5 +81,4 @@ def check_masked_positions(masked_positions):
         chosen = torch.rand(B, T, generator=g) < p
         cases.append((description, (h, torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX)))))
     run_cases("masked_positions", masked_positions, reference_masked_positions, cases,
-              hint="chosen = mlm_labels != -100 (a (B, T) bool mask); return sequence_output[chosen] (N, H) "
-                   "and mlm_labels[chosen] (N,), in row-major order.")
+              hint=first_hint("masked_positions"))

@@ -4,6 +4,7 @@ import random
 from collections import Counter
 
 from .harness import CheckFailed, call
+from .hints import first_hint
 
 __all__ = ["check_pick_other_document"]
 
@@ -22,6 +23,6 @@ def check_pick_other_document(pick_other_document):
         share = 4000 / (n - 1)
         if any(abs(c - share) > 0.15 * share for c in counts.values()):
             raise CheckFailed(f"✗ pick_other_document({n}, {current}) is not uniform: counts "
-                              f"{dict(sorted(counts.items()))} from 4000 draws.\n  hint: draw from the "
-                              f"n - 1 others, e.g. rng.randrange(n - 1), then step over current.")
+                              f"{dict(sorted(counts.items()))} from 4000 draws.\n  hint: "
+                              + first_hint("pick_other_document"))
     print("✓ pick_other_document: never the current document, uniform over the others.")

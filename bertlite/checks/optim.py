@@ -7,6 +7,7 @@ from .. import optim as ref
 from ..config import BertConfig
 from ..heads import BertForPreTraining
 from .harness import CheckFailed, call, run_cases
+from .hints import first_hint
 
 __all__ = ["check_param_groups", "check_warmup_linear"]
 
@@ -37,9 +38,7 @@ def check_param_groups(param_groups):
              ("pre-LN BertForPreTraining (one more LayerNorm), decay 0.1", pre_ln, 0.1),
              ("Linear, LayerNorm, GELU, Linear without bias", mlp, 0.01),
              ("a frozen embedding is left out", frozen, 0.05)]
-    hint = ("two groups, [decay, no_decay]: a parameter goes to no_decay (weight_decay 0.0) if its name "
-            "ends with 'bias' or it belongs to an nn.LayerNorm; skip parameters with requires_grad=False; "
-            "model.named_parameters() lists a tied weight once.")
+    hint = first_hint("param_groups")
     for description, model, wd in cases:
         got, problems = _describe_groups(call("param_groups", param_groups, model, wd), model)
         expected, _ = _describe_groups(ref.param_groups(model, wd), model)
@@ -62,7 +61,5 @@ def check_warmup_linear(warmup_linear):
     run_cases(
         "warmup_linear", lambda *a: float(warmup_linear(*a)), lambda *a: float(ref.warmup_linear(*a)),
         cases, atol=1e-9,
-        hint="during warmup (step < warmup_steps) return step / warmup_steps; after it, "
-             "(total_steps - step) / (total_steps - warmup_steps), never below 0. Guard the "
-             "divisions with max(1, ...) so warmup_steps = 0 works.",
+        hint=first_hint("warmup_linear"),
     )

@@ -12,6 +12,7 @@ from ..embeddings import BertEmbeddings
 from ..encoder import BertLayer
 from ..heads import BertForPreTraining
 from .harness import run_cases
+from .hints import first_hint
 
 __all__ = ["check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token"]
 
@@ -51,15 +52,13 @@ def six_n_plus_attention(config, seq_len):
 def check_embedding_parameters(embedding_parameters):
     cases = [(d, (c,)) for d, c in random_configs(10)]
     run_cases("embedding_parameters", embedding_parameters, real_count(BertEmbeddings), cases,
-              hint="vocab_size + max_position_embeddings + type_vocab_size rows of H each, plus the "
-                   "LayerNorm's weight and bias (2H). Every official BERT has type_vocab_size=2.")
+              hint=first_hint("embedding_parameters"))
 
 
 def check_layer_parameters(layer_parameters):
     cases = [(d, (c,)) for d, c in random_configs(10, seed=1)]
     run_cases("layer_parameters", layer_parameters, real_count(BertLayer), cases,
-              hint="4(H² + H) for query, key, value and dense; H·I + I and I·H + H for the feed-forward "
-                   "network (use config.intermediate_size, which is not always 4H); 2H per LayerNorm, two of them.")
+              hint=first_hint("layer_parameters"))
 
 
 def check_training_flops_per_token(training_flops_per_token):

@@ -4,6 +4,7 @@ import torch
 
 from .. import task_encoding as ref
 from .harness import run_cases
+from .hints import first_hint
 
 __all__ = ["check_align_labels", "check_best_span"]
 
@@ -18,8 +19,7 @@ def check_align_labels(align_labels):
         ("string labels", ([None, 0, 1, 1, 2, None], ["B-PER", "O", "B-LOC"])),
     ]
     run_cases("align_labels", align_labels, ref.align_labels, cases,
-              hint="a token gets its word's label only where its word id is not None and differs "
-                   "from the previous token's; everything else gets ignore_index (-100).")
+              hint=first_hint("align_labels"))
 
 
 def check_best_span(best_span):
@@ -38,5 +38,4 @@ def check_best_span(best_span):
         cases.append((f"random logits {i}", (torch.randn(11, generator=g), torch.randn(11, generator=g), context,
                                              int(torch.randint(1, 6, (1,), generator=g)))))
     run_cases("best_span", lambda *a: tuple(map(int, best_span(*a))), ref.best_span, cases,
-              hint="score[s, e] = start[s] + end[e]; keep only e >= s, e - s + 1 <= max_answer_length "
-                   "and both in the context; argmax of the flattened matrix returns the first maximum.")
+              hint=first_hint("best_span"))

@@ -5,6 +5,7 @@ import random
 
 from .. import tokenization as ref
 from .harness import run_cases
+from .hints import first_hint
 
 __all__ = ["check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair",
            "check_pair_layout"]
@@ -25,8 +26,7 @@ def check_split_on_punctuation(split_on_punctuation):
               for i in range(20)]
     run_cases(
         "split_on_punctuation", split_on_punctuation, ref.split_on_punctuation, cases,
-        hint="walk the characters: a punctuation character (is_punctuation) ends the current "
-             "piece and is a piece of its own; never emit an empty piece.",
+        hint=first_hint("split_on_punctuation"),
     )
 
 
@@ -49,8 +49,7 @@ def check_wordpiece(wordpiece):
     cases = [(repr(w), (w, vocab)) for w in words] + [("a 101-character word", ("a" * 101, vocab))]
     run_cases(
         "wordpiece", wordpiece, ref.wordpiece, cases,
-        hint="take the longest prefix in the vocabulary; later pieces start with '##'; if any "
-             "part cannot be matched, the whole word is ['[UNK]'].",
+        hint=first_hint("wordpiece"),
     )
 
 
@@ -73,9 +72,7 @@ def check_truncate_pair(truncate_pair):
         cases.append((f"random {len(a)}+{len(b or [])} tokens", (a, b, rng.randint(0, 16))))
     run_cases(
         "truncate_pair", truncate_pair, ref.truncate_pair, cases,
-        hint="while the two are too long together, pop the last token of the longer one; on a tie "
-             "pop from the one that was shorter at the start (a if they started equal; if b is None, "
-             "always from a). Return (a, b), with b still None if it was.",
+        hint=first_hint("truncate_pair"),
     )
 
 
@@ -88,5 +85,4 @@ def check_pair_layout(pair_layout):
         b = [rng.randrange(5, 100) for _ in range(rng.randint(1, 10))]
         cases.append((f"random {i}", (a, b, 2, 3)))
     run_cases("pair_layout", pair_layout, ref.pair_layout, cases,
-              hint="[CLS] A [SEP] B [SEP]; token_type_ids are 0 up to and including the first "
-                   "[SEP], then 1 for B and the last [SEP].")
+              hint=first_hint("pair_layout"))
