@@ -18,6 +18,9 @@ from .masking import IGNORE_INDEX
 
 
 class BertLMPredictionHead(nn.Module):
+    """The MLM head: a transform (dense, GELU, LayerNorm), then a decoder to V scores whose weight is
+    the word-embedding matrix itself (tied) and whose bias is its own."""
+
     def __init__(self, config, word_embeddings: nn.Embedding):
         super().__init__()
         H, V = config.hidden_size, config.vocab_size

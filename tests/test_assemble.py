@@ -11,6 +11,7 @@ import pytest
 
 from bertlite import cli
 from bertlite.assemble import MARKER, assemble
+from bertlite.checks.hints import FIND_THE_BUG
 from bertlite.report import progress_report, progress_table, to_json, verify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +67,8 @@ def test_solved_lessons_pass_and_become_the_package(solved):
     lessons, manifest, reading, found = solved["lessons"], solved["manifest"], solved["reading"], statuses(solved["exercises"])
     before, tmp_path = solved["before"], solved["out"].parent
     assert {k: s for k, (s, _) in found.items()} == dict.fromkeys(
-        ["scaled_dot_product_attention", "padding_mask", "split_merge_heads", "mask_tokens", "mlm_loss"], "passed")
+        ["scaled_dot_product_attention", "attention_weights", "padding_mask", "split_merge_heads",
+         "choose_for_masking", "mask_tokens", "mlm_head", "mlm_loss"], "passed")
     assert manifest["attention"]["scaled_dot_product_attention"] == {"from": "yours", "lesson": "03_attention", "cell": 4}
     assert manifest["encoder"]["BertLayer"] == {"from": "reference"}  # lesson 04 is not in this folder
     config = (tmp_path / "mine" / "bertlite" / "config.py").read_text()
@@ -87,7 +89,8 @@ def test_solved_lessons_pass_and_become_the_package(solved):
 
 def test_generated_lessons_are_not_attempted_and_keep_the_reference(tmp_path):
     manifest, reading, found = run(ROOT / "lessons", tmp_path / "mine")
-    assert len(found) == 24 and {s for s, _ in found.values()} == {"not attempted"}
+    assert len(found) == 31 and {s for k, (s, _) in found.items() if k not in FIND_THE_BUG} == {"not attempted"}
+    assert {found[k][0] for k in FIND_THE_BUG} == {"failed"}  # the broken function the lesson hands out
     assert manifest["attention"]["scaled_dot_product_attention"]["from"] == "reference"
     assert manifest["attention"]["scaled_dot_product_attention"]["why"] == "not attempted yet"
     for module in ("attention", "config"):  # nothing of the learner's: the reference, fused attention included
@@ -103,7 +106,7 @@ def test_a_planted_mistake_fails_its_check_and_nothing_else(lessons, tmp_path, c
     out = capsys.readouterr().out
     assert code == 1
     assert "✗ failed        03_attention         scaled_dot_product_attention" in out
-    assert out.count("✓ passed") == 2
+    assert out.count("✓ passed") == 3
     assert "✗ BertModel: max abs diff" in out and "only your attention differs" in out
     assert "not yet BERT: attention differs" in out
     # The package with the mistake still runs the command line (from its folder, so it is the one imported).
@@ -157,7 +160,7 @@ def test_json_report_has_no_code_and_progress_aggregates(solved, tmp_path, capsy
     ada = json.dumps(to_json(solved["exercises"], who="ada"))
     report = json.loads(ada)
     assert report["format"] == "bertlite-progress/1" and report["who"] == "ada"
-    assert report["counts"] == {"passed": 5, "failed": 0, "not attempted": 0, "broken": 0}
+    assert report["counts"] == {"passed": 8, "failed": 0, "not attempted": 0, "broken": 0}
     assert "def " not in ada and "torch" not in ada  # statuses and messages, never code
     (tmp_path / "ada.json").write_text(ada)
     lessons = tmp_path / "lessons"  # bob's: lesson 05 only, with a mistake; lesson 03 untouched
@@ -172,8 +175,8 @@ def test_json_report_has_no_code_and_progress_aggregates(solved, tmp_path, capsy
     row = next(line for line in table.splitlines() if line.startswith("05 mlm_loss"))
     assert row.split()[2:4] == ["✓", "✗"] and row.endswith("bob")
     assert next(line for line in table.splitlines() if line.startswith("03 padding_mask")).split()[2:4] == ["✓", "?"]
-    assert "passed" in table.splitlines()[-2] and table.splitlines()[-2].split()[1:3] == ["5", "1"]
-    assert progress_table([tmp_path / "ada.json"]).count("✓") >= 5
+    assert "passed" in table.splitlines()[-2] and table.splitlines()[-2].split()[1:3] == ["8", "3"]
+    assert progress_table([tmp_path / "ada.json"]).count("✓") >= 8
 
 
 def test_progress_refuses_a_file_that_is_not_a_report(tmp_path, capsys):
@@ -194,7 +197,7 @@ def test_verify_on_a_solved_package_says_it_is_bert(solved):
 
 def test_every_solution_passes_its_check_on_the_assembled_package(tmp_path):
     manifest, reading, found = run(ROOT / "solutions", tmp_path / "mine")
-    assert len(found) == 24 and {s for s, _ in found.values()} == {"passed"}, found
+    assert len(found) == 31 and {s for s, _ in found.values()} == {"passed"}, found
     assert reading.problems == []
     yours = [f"{m}.{n}" for m, names in manifest.items() for n, e in names.items() if e["from"] == "yours"]
     assert len(yours) == len({(p.module, p.name) for p in reading.pieces if p.module})

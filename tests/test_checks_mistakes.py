@@ -4,7 +4,9 @@ below is a mistake learners make, and its check must fail with a message that po
 import pytest
 import torch
 
-from bertlite import checks, masking
+import torch.nn.functional as F
+
+from bertlite import checks, embeddings, masking
 from bertlite.checks.harness import CheckFailed
 
 
@@ -99,7 +101,7 @@ def test_check_bert_layer_names_the_dropout_mistake(wrong, message):
         checks.check_bert_layer(wrong)
 
 
-# ---- a crash in the learner's code names the case ----
+# ---- a crash in the learner's code names the case, the inputs, the line and the first hint ----
 
 def test_a_crash_names_the_case_and_keeps_the_traceback():
     def split_on_punctuation(text):
@@ -108,3 +110,42 @@ def test_a_crash_names_the_case_and_keeps_the_traceback():
     with pytest.raises(CheckFailed, match=r"case «.*»: your code raised IndexError") as info:
         checks.check_split_on_punctuation(split_on_punctuation)
     assert isinstance(info.value.__cause__, IndexError)
+    assert "at line" in str(info.value) and "return text.split()[5]" in str(info.value)
+
+
+class EmbeddingsWithoutDefault(embeddings.BertEmbeddings):
+    def forward(self, input_ids, token_type_ids):  # no default: None reaches the lookup
+        T = input_ids.shape[1]
+        x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x + self.position_embeddings(torch.arange(T))))
+
+
+def mlm_loss_without_ignore_index(logits, labels):
+    log_p = logits.log_softmax(-1).reshape(-1, logits.shape[-1])
+    return -log_p[torch.arange(labels.numel()), labels.reshape(-1)].mean()  # -100 is not a row index
+
+
+def warmup_without_guard(step, warmup_steps, total_steps):
+    return step / warmup_steps if step < warmup_steps else max(0.0, (total_steps - step) / (total_steps - warmup_steps))
+
+
+CRASHES = {
+    "token_type_ids without a default": (lambda: checks.check_bert_embeddings(EmbeddingsWithoutDefault),
+                                         "TypeError", "x = self.word_embeddings(input_ids) + self.token_type_embeddings(token_type_ids)",
+                                         "inputs: (3, 7) int64, None"),
+    "index -100 in mlm_loss": (lambda: checks.check_mlm_loss(mlm_loss_without_ignore_index),
+                               "IndexError", "return -log_p[torch.arange(labels.numel()), labels.reshape(-1)].mean()", "inputs: (1, 4, 7) float32, (1, 4) int64"),
+    "warmup_steps = 0": (lambda: checks.check_warmup_linear(warmup_without_guard),
+                         "ZeroDivisionError", "return step / warmup_steps", "inputs: 1, 1, 1"),
+}
+
+
+@pytest.mark.parametrize("crash", list(CRASHES))
+def test_the_crashes_learners_met_are_reported_with_case_inputs_line_and_hint(crash):
+    run, error, line, inputs = CRASHES[crash]
+    with pytest.raises(CheckFailed) as info:
+        run()
+    message = str(info.value)
+    assert f"your code raised {error}" in message and "case «" in message
+    assert inputs in message and f"of your code: {line}" in message
+    assert "hint: " in message and "hint(" in message  # tier 1, and how to ask for tier 2

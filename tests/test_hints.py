@@ -11,7 +11,7 @@ import torch
 
 from bertlite import checks
 from bertlite.checks import CheckFailed, first_hint, hint
-from bertlite.checks.hints import HINTS
+from bertlite.checks.hints import FIND_THE_BUG, HINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = re.compile(r"""raise NotImplementedError\('the docstring states what to return; stuck\? """
@@ -32,7 +32,7 @@ def test_every_stub_points_at_its_hints_and_holds_no_code():
         match = STUB.fullmatch(line)
         assert match, f"{lesson}: a stub that is not the standard one: {line}"
         named.append(match["name"])
-    assert sorted(named) == sorted(HINTS)  # one stub per exercise, and hints for each
+    assert sorted(named) == sorted(set(HINTS) - set(FIND_THE_BUG))  # one stub per exercise, hints for each
 
 
 @pytest.mark.parametrize("name", list(HINTS))
@@ -62,3 +62,33 @@ def test_a_failing_check_shows_tier_one_and_the_way_to_tier_two():
     message = str(info.value)
     assert first_hint("padding_mask") in message and "hint('padding_mask', 2)" in message
     assert HINTS["padding_mask"][1] not in message and HINTS["padding_mask"][2] not in message
+
+
+def lesson_function(name):
+    """The source of `def name` as a lesson shows it (the broken version, for a find-the-bug)."""
+    for path in sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            source = "".join(cell["source"])
+            if source.startswith(f"def {name}("):
+                return source.split("\n\n\n")[0]
+    raise AssertionError(f"no lesson defines {name}")
+
+
+@pytest.mark.parametrize("name", FIND_THE_BUG)
+def test_each_find_the_bug_hands_out_a_broken_function_that_its_check_names(name):
+    import math
+
+    import torch.nn.functional as F
+
+    from bertlite.checks.attention import MISTAKES as attention
+    from bertlite.checks.masking import MISTAKES as masking
+    from bertlite.checks.nsp import MISTAKES as nsp
+
+    namespace = {"torch": torch, "math": math, "F": F}
+    exec(lesson_function(name), namespace)  # the lesson's broken function, as the learner gets it
+    with pytest.raises(CheckFailed) as info:
+        getattr(checks, f"check_{name}")(namespace[name])
+    first_mistake = next(iter({**attention, **masking, **nsp}[name]))  # the bug the lesson plants
+    if name != "choose_for_masking":  # that check describes the symptom in its own words
+        assert first_mistake in str(info.value)
+    assert "hint: " in str(info.value)

@@ -1,12 +1,84 @@
 """Checks for bertlite/attention.py (lesson 03: attention)."""
 
+import math
+
 import torch
 
 from .. import attention as ref
 from .harness import CheckFailed, call, compare, run_cases
 from .hints import first_hint
 
-__all__ = ["check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads"]
+__all__ = ["check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads",
+           "check_attention_weights", "MISTAKES"]
+
+
+def _weights(q, k, mask, scale, axis=-1):
+    scores = q @ k.transpose(-2, -1) * scale
+    return (scores if mask is None else scores + mask).softmax(dim=axis)
+
+
+def check_attention_weights(attention_weights):
+    """Find the bug (lesson 03): softmax(q kᵀ / √d_k + mask), the weights alone."""
+    g = torch.Generator().manual_seed(0)
+    cases = [(f"q and k of shape {shape}", (torch.randn(*shape, generator=g), torch.randn(*shape, generator=g)))
+             for shape in [(4, 8), (2, 5, 64), (2, 3, 6, 512)]]
+    pad = _additive(torch.tensor([[1, 1, 1, 0]], dtype=torch.bool)[:, None, :])
+    cases.append(("a padding mask", (torch.randn(1, 4, 16, generator=g), torch.randn(1, 4, 16, generator=g), pad)))
+    run_cases("attention_weights", attention_weights, lambda q, k, mask=None: _weights(q, k, mask, q.shape[-1] ** -0.5),
+              cases, hint=first_hint("attention_weights"), mistakes=MISTAKES["attention_weights"])
+
+
+def _attend(q, k, v, mask, scale, axis=-1):
+    scores = q @ k.transpose(-2, -1) * scale
+    if mask is not None:
+        scores = scores + mask
+    return scores.softmax(dim=axis) @ v
+
+
+# The common mistakes of each exercise, as code: a failing check names the one the learner's output
+# equals, and tests/test_checks_mistakes.py makes sure every check rejects every one of them.
+MISTAKES = {
+    "scaled_dot_product_attention": {
+        "attention without the 1/√d_k scale": lambda q, k, v, mask=None, dropout_p=0.0: _attend(q, k, v, mask, 1.0),
+        "the softmax over the queries (dim=-2) instead of the keys": (
+            lambda q, k, v, mask=None, dropout_p=0.0: _attend(q, k, v, mask, q.shape[-1] ** -0.5, axis=-2)),
+        "scores scaled by 1/√d_v (the values' size) instead of 1/√d_k": (
+            lambda q, k, v, mask=None, dropout_p=0.0: _attend(q, k, v, mask, v.shape[-1] ** -0.5)),
+        "scores divided by d_k instead of √d_k": (
+            lambda q, k, v, mask=None, dropout_p=0.0: _attend(q, k, v, mask, 1.0 / q.shape[-1])),
+        "the mask ignored": lambda q, k, v, mask=None, dropout_p=0.0: _attend(q, k, v, None, q.shape[-1] ** -0.5),
+    },
+    "padding_mask": {
+        "a mask with its sign flipped (padding kept, real tokens masked)": (
+            lambda m, dtype=torch.float32: m[:, None, None, :].to(dtype) * torch.finfo(dtype).min),
+        "the old -10000 instead of the dtype's most negative number": (
+            lambda m, dtype=torch.float32: (1.0 - m[:, None, None, :].to(dtype)) * -10000.0),
+        "the mask shaped (B, 1, T, 1): it masks queries, not keys": (
+            lambda m, dtype=torch.float32: (1.0 - m[:, None, :, None].to(dtype)) * torch.finfo(dtype).min),
+        "float32's most negative number whatever the dtype": (
+            lambda m, dtype=torch.float32: ((1.0 - m[:, None, None, :].to(dtype)) * torch.finfo(torch.float32).min).to(dtype)),
+    },
+    "attention_weights": {  # find the bug: the function the lesson hands out is the first of these
+        "weights without the 1/√d_k scale": lambda q, k, mask=None: _weights(q, k, mask, 1.0),
+        "weights scaled by 1/d_k instead of 1/√d_k": lambda q, k, mask=None: _weights(q, k, mask, 1.0 / q.shape[-1]),
+        "the softmax over the queries (dim=-2)": lambda q, k, mask=None: _weights(q, k, mask, q.shape[-1] ** -0.5, -2),
+    },
+    "split_heads": {
+        "a view as (B, heads, T, d) without the transpose (heads get the wrong features)": (
+            lambda x, h: x.reshape(x.shape[0], h, x.shape[1], x.shape[2] // h)),
+        "the heads taken as interleaved features (feature j to head j mod heads)": (
+            lambda x, h: x.view(x.shape[0], x.shape[1], x.shape[2] // h, h).permute(0, 3, 1, 2)),
+        "the last two axes swapped: (B, T, d, heads) transposed wrongly": (
+            lambda x, h: x.view(x.shape[0], x.shape[1], h, x.shape[2] // h).transpose(1, 3)),
+    },
+    "merge_heads": {
+        "a reshape without transposing back": lambda x: x.reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]),
+        "the heads interleaved instead of side by side": (
+            lambda x: x.permute(0, 2, 3, 1).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3])),
+        "a .view after the transpose (the memory is no longer contiguous: use .reshape)": (
+            lambda x: x.transpose(1, 2).view(x.shape[0], x.shape[2], x.shape[1] * x.shape[3])),
+    },
+}
 
 
 def _additive(allowed):
@@ -35,7 +107,7 @@ def check_scaled_dot_product_attention(scaled_dot_product_attention):
     ]
     run_cases(
         "scaled_dot_product_attention", scaled_dot_product_attention, ref.scaled_dot_product_attention, cases,
-        hint=first_hint("scaled_dot_product_attention"),
+        hint=first_hint("scaled_dot_product_attention"), mistakes=MISTAKES["scaled_dot_product_attention"],
     )
     _check_attention_dropout(scaled_dot_product_attention, r(2, 4, 8), r(2, 4, 8), r(2, 4, 8))
 
@@ -70,7 +142,7 @@ def check_padding_mask(padding_mask):
     ]
     run_cases(
         "padding_mask", padding_mask, ref.padding_mask, cases, atol=0.0,
-        hint=first_hint("padding_mask"),
+        hint=first_hint("padding_mask"), mistakes=MISTAKES["padding_mask"],
     )
 
 
@@ -79,11 +151,12 @@ def check_split_merge_heads(split_heads, merge_heads):
     shapes = [(1, 1, 4, 1), (2, 5, 12, 3), (3, 7, 16, 4), (2, 3, 8, 8), (1, 9, 6, 6)]
     split_cases = [(f"(B={B}, T={T}, H={H}) into {h} heads", (torch.randn(B, T, H, generator=g), h))
                    for B, T, H, h in shapes]
-    run_cases("split_heads", split_heads, ref.split_heads, split_cases, hint=first_hint("split_heads"), atol=0.0)
+    run_cases("split_heads", split_heads, ref.split_heads, split_cases, hint=first_hint("split_heads"), atol=0.0,
+              mistakes=MISTAKES["split_heads"])
     merge_cases = [(f"(B={B}, heads={h}, T={T}, d={H // h})", (torch.randn(B, h, T, H // h, generator=g),))
                    for B, T, H, h in shapes]
     run_cases("merge_heads", merge_heads, ref.merge_heads, merge_cases, atol=0.0,
-              hint=first_hint("merge_heads"))
+              hint=first_hint("merge_heads"), mistakes=MISTAKES["merge_heads"])
     x = torch.randn(2, 5, 12, generator=g)
     round_trip = call("merge_heads", merge_heads, call("split_heads", split_heads, x, 4))
     problem = compare(round_trip, x, "merge_heads(split_heads(x, 4))", atol=0.0)

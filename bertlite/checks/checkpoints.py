@@ -7,9 +7,48 @@ from pathlib import Path
 
 import torch
 
-from .harness import CheckFailed, call
+from .harness import CheckFailed, call, where_in_learner_code
+from .hints import first_hint
 
-__all__ = ["check_atomic_save"]
+__all__ = ["check_atomic_save", "MISTAKES"]
+
+
+def _straight(obj, path):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(obj, path)
+
+
+def _no_folder(obj, path):
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def _swallowed(obj, path):
+    try:
+        _straight(obj, Path(path).with_name(Path(path).name + ".tmp"))
+        Path(path).with_name(Path(path).name + ".tmp").replace(path)
+    except Exception:
+        pass
+
+
+def _tmp_left_renamed_first(obj, path):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_name(Path(path).name + ".tmp")
+    if Path(path).exists():
+        Path(path).replace(tmp)  # the old file moved away first: a crash now leaves nothing at path
+    torch.save(obj, path)
+
+
+# The common mistakes of the exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "atomic_save": {
+        "torch.save straight to the path (a crash leaves half a file)": _straight,
+        "no folder made for a new run": _no_folder,
+        "the error from torch.save swallowed": _swallowed,
+        "the old file moved away before the new one is written": _tmp_left_renamed_first,
+    },
+}
 
 
 class _FailsHalfway:
@@ -25,9 +64,14 @@ def check_atomic_save(atomic_save):
         good = {"step": 100, "weights": torch.arange(1000.0)}
         try:
             call("atomic_save", atomic_save, good, path)
-        except FileNotFoundError:
-            raise CheckFailed("✗ atomic_save: saving into a folder that does not exist yet failed.\n"
-                              "  hint: path.parent.mkdir(parents=True, exist_ok=True) first.") from None
+        except CheckFailed:
+            raise
+        except Exception as e:  # torch raises RuntimeError for a missing folder, open() FileNotFoundError
+            missing = isinstance(e, FileNotFoundError) or "does not exist" in str(e)
+            raise CheckFailed(f"✗ atomic_save, case «a new run: the folder does not exist yet»: your code raised "
+                              f"{type(e).__name__}: {e}" + where_in_learner_code(e) + "\n  hint: "
+                              + ("path.parent.mkdir(parents=True, exist_ok=True) first." if missing
+                                 else first_hint("atomic_save"))) from e
         loaded = torch.load(path, weights_only=True)
         if loaded["step"] != 100 or not torch.equal(loaded["weights"], good["weights"]):
             raise CheckFailed("✗ atomic_save: the file does not load back to what was saved.")

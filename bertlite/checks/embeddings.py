@@ -1,13 +1,51 @@
 """Checks for bertlite/embeddings.py (lesson 02: the input embeddings)."""
 
+import math
+
 import torch
 
 from .. import embeddings as ref
 from ..config import BertConfig
-from .harness import call, copy_weights, run_cases
+from .harness import call, copy_weights, run_cases, variant
 from .hints import first_hint
 
-__all__ = ["check_bert_embeddings", "check_sinusoidal_positions"]
+__all__ = ["check_bert_embeddings", "check_sinusoidal_positions", "MISTAKES"]
+
+
+def _embed(first_position=0, norm=True, types=True, dropout_first=False):
+    def forward(self, input_ids, token_type_ids=None):
+        T = input_ids.shape[1]
+        token_type_ids = torch.zeros_like(input_ids) if token_type_ids is None else token_type_ids
+        x = self.word_embeddings(input_ids) + self.position_embeddings(torch.arange(first_position, first_position + T))
+        x = x + self.token_type_embeddings(token_type_ids) if types else x
+        if dropout_first:
+            return self.LayerNorm(self.dropout(x))
+        return self.dropout(self.LayerNorm(x) if norm else x)
+    return forward
+
+
+def _sinusoid(num_positions, dim, first=0, exponent=2, swap=False):
+    p = torch.arange(first, first + num_positions, dtype=torch.float32)[:, None]
+    w = torch.exp(-math.log(10000.0) * exponent * torch.arange(0, dim // 2, dtype=torch.float32) / dim)
+    table = torch.zeros(num_positions, dim)
+    table[:, 0::2], table[:, 1::2] = (torch.cos(p * w), torch.sin(p * w)) if swap else (torch.sin(p * w), torch.cos(p * w))
+    return table
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "BertEmbeddings": {
+        "positions counted from 1 instead of 0": _embed(first_position=1),
+        "the embeddings without their LayerNorm": _embed(norm=False),
+        "the segment (token type) embeddings left out": _embed(types=False),
+        "dropout before the LayerNorm instead of after it": _embed(dropout_first=True),
+    },
+    "sinusoidal_positions": {
+        "positions counted from 1 instead of 0": lambda n, dim: _sinusoid(n, dim, first=1),
+        "sine and cosine swapped (cos in the even columns)": lambda n, dim: _sinusoid(n, dim, swap=True),
+        "the frequency 10000^(-i/dim) instead of 10000^(-2i/dim)": lambda n, dim: _sinusoid(n, dim, exponent=1),
+    },
+}
 
 
 def check_bert_embeddings(BertEmbeddings):
@@ -45,15 +83,20 @@ def check_bert_embeddings(BertEmbeddings):
     cases.append(("padding at the end", (padded, torch.zeros_like(padded))))
     cases.append(("one sequence, full length", (torch.randint(0, 50, (1, 12), generator=g), None)))
     hint = first_hint("BertEmbeddings")
-    run_cases("BertEmbeddings (eval mode)", run(learner, False), run(reference, False), cases, hint=hint)
+
+    def mistakes(train):
+        return {label: run(variant(reference, f), train) for label, f in MISTAKES["BertEmbeddings"].items()}
+
+    run_cases("BertEmbeddings (eval mode)", run(learner, False), run(reference, False), cases, hint=hint,
+              mistakes=mistakes(False))
     train_cases = [("training mode: dropout after LayerNorm", cases[6][1])]
     run_cases("BertEmbeddings (training mode)", run(learner, True), run(reference, True), train_cases,
-              hint=first_hint("BertEmbeddings"))
+              hint=first_hint("BertEmbeddings"), mistakes=mistakes(True))
 
 
 def check_sinusoidal_positions(sinusoidal_positions):
     cases = [(f"num_positions={p}, dim={d}", (p, d)) for p, d in [(1, 2), (4, 2), (6, 4), (10, 8), (50, 16), (128, 64)]]
     run_cases(
         "sinusoidal_positions", sinusoidal_positions, ref.sinusoidal_positions, cases, atol=1e-4,
-        hint=first_hint("sinusoidal_positions"),
+        hint=first_hint("sinusoidal_positions"), mistakes=MISTAKES["sinusoidal_positions"],
     )

@@ -9,10 +9,63 @@ import torch
 from .. import encoder as ref
 from ..attention import padding_mask
 from ..config import BertConfig
-from .harness import CheckFailed, call, copy_weights, run_cases
+from .harness import CheckFailed, call, copy_weights, run_cases, variant
 from .hints import first_hint
 
-__all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model"]
+__all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model", "MISTAKES"]
+
+
+def _no_residual(self, x, mask=None):
+    x = self.attention_norm(self.dropout(self.attention(x, mask)))
+    return self.output_norm(self.dropout(self.feed_forward(x)))
+
+
+def _norm_before_add(self, x, mask=None):
+    x = x + self.attention_norm(self.dropout(self.attention(x, mask)))
+    return x + self.output_norm(self.dropout(self.feed_forward(x)))
+
+
+def _pre_ln(self, x, mask=None):
+    x = x + self.dropout(self.attention(self.attention_norm(x), mask))
+    return x + self.dropout(self.feed_forward(self.output_norm(x)))
+
+
+def _no_mask(self, x, mask=None):
+    x = self.attention_norm(x + self.dropout(self.attention(x)))
+    return self.output_norm(x + self.dropout(self.feed_forward(x)))
+
+
+def _model(mask_of, with_types=True):
+    def forward(self, input_ids, token_type_ids=None, attention_mask=None):
+        x = self.embeddings(input_ids, token_type_ids if with_types else None)
+        mask = None if attention_mask is None else mask_of(attention_mask, x.dtype)
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x, self.pooler(x)
+    return forward
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py): forward(self, ...) of
+# the reference module.
+MISTAKES = {
+    "BertLayer": {
+        "the layer without its residual connections": _no_residual,
+        "the LayerNorm before the residual add (x + LN(sublayer(x)))": _norm_before_add,
+        "pre-LN (LN, sublayer, add) instead of BERT's post-LN": _pre_ln,
+        "attention without the mask": _no_mask,
+    },
+    "BertPooler": {
+        "mean pooling over the positions instead of the [CLS] state": lambda self, h: torch.tanh(self.dense(h.mean(1))),
+        "the last position instead of [CLS]": lambda self, h: torch.tanh(self.dense(h[:, -1])),
+        "the pooler without its tanh": lambda self, h: self.dense(h[:, 0]),
+    },
+    "BertModel": {
+        "the attention mask ignored": _model(lambda m, dtype: None),
+        "the 0/1 attention mask added to the scores as it is, not made additive with padding_mask": (
+            _model(lambda m, dtype: m[:, None, None, :].to(dtype))),
+        "token_type_ids not passed to the embeddings": _model(padding_mask, with_types=False),
+    },
+}
 
 CONFIGS = [
     dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64),
@@ -57,8 +110,9 @@ def run_twins(name, learner_cls, make_cases, hint):
                 module.train(train)
             cases += [(f"config {i + 1} (H={cfg.hidden_size}, heads={cfg.num_attention_heads}), {description}, {what}",
                        (pair, *args)) for what, args in make_cases(cfg)]
+    mistakes = {label: (lambda pair, *args, f=f: variant(pair[0], f)(*args)) for label, f in MISTAKES[name].items()}
     run_cases(f"{name}.forward", lambda pair, *args: pair[1](*args), lambda pair, *args: pair[0](*args),
-              cases, hint=hint, atol=1e-5)
+              cases, hint=hint, atol=1e-5, mistakes=mistakes)
 
 
 def check_bert_layer(BertLayer):

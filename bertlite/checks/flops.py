@@ -11,7 +11,25 @@ from ..masking import IGNORE_INDEX
 from .harness import CheckFailed, call
 from .hints import first_hint
 
-__all__ = ["check_flops_per_token", "counted_flops_per_token"]
+__all__ = ["check_flops_per_token", "counted_flops_per_token", "MISTAKES"]
+
+
+def _flops(config, seq_len, mlm_fraction=1.0, per_weight=6, attention=True, fraction=True):
+    H, L, I, V = config.hidden_size, config.num_hidden_layers, config.intermediate_size, config.vocab_size
+    head = (mlm_fraction if fraction else 1.0) * (H * H + V * H)
+    return per_weight * (L * (4 * H * H + 2 * H * I) + head) + (12 * L * seq_len * H if attention else 0)
+
+
+# The common mistakes of the exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "flops_per_token": {
+        "forward only: 2 FLOPs per weight instead of 6": lambda c, T, f=1.0: _flops(c, T, f, per_weight=2),
+        "the attention products (QKᵀ and AV) left out": lambda c, T, f=1.0: _flops(c, T, f, attention=False),
+        "the MLM head counted at every position, whatever mlm_fraction says": lambda c, T, f=1.0: _flops(c, T, f, fraction=False),
+        "the decoder's V·H counted twice, once as the embedding table it is tied to": (
+            lambda c, T, f=1.0: _flops(c, T, f) + 6 * c.vocab_size * c.hidden_size),
+    },
+}
 
 
 def counted_flops_per_token(config, seq_len, mlm_fraction, batch_size=4, seed=0):

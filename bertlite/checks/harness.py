@@ -8,7 +8,7 @@ from here, never from the package's __init__, so importing any of them in any or
 
 import torch
 
-__all__ = ["CheckFailed", "NotDoneYet", "call", "describe", "compare", "copy_weights", "run_cases"]
+__all__ = ["CheckFailed", "NotDoneYet", "call", "describe", "compare", "copy_weights", "recognise", "run_cases", "shapes", "variant"]
 
 
 class CheckFailed(AssertionError):
@@ -74,6 +74,17 @@ def compare(got, expected, what, atol=1e-5):
     return None
 
 
+def variant(reference, forward):
+    """A copy of the reference module (weights, train or eval mode) whose forward is `forward`,
+    a function of (self, *inputs): one of an exercise's known mistakes, as code."""
+    import copy
+    import types
+
+    wrong = copy.deepcopy(reference)
+    wrong.forward = types.MethodType(forward, wrong)
+    return wrong
+
+
 def copy_weights(reference, learner, name, hint):
     """Load the reference module's weights into the learner's, so both compute with the same
     numbers; if they do not fit, say which names the learner's module must keep."""
@@ -85,19 +96,61 @@ def copy_weights(reference, learner, name, hint):
     return learner
 
 
-def run_cases(name, learner_fn, reference_fn, cases, hint="", atol=1e-5):
-    """cases: list of (description, args tuple). Raises CheckFailed on the first mismatch."""
+def shapes(args):
+    """The inputs of a case in a line: tensors by shape and dtype, anything else by value."""
+    return ", ".join(f"{tuple(a.shape)} {str(a.dtype).replace('torch.', '')}" if isinstance(a, torch.Tensor)
+                     else describe(a) for a in args if not isinstance(a, torch.nn.Module) and not isinstance(a, tuple))
+
+
+def where_in_learner_code(error):
+    """'at line N of your code: <source>' for the deepest traceback frame outside bertlite, torch
+    and the standard library (the learner's notebook cell), or '' when there is none."""
+    import sysconfig
+    import traceback
+    from pathlib import Path
+
+    skip = (str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["stdlib"], "site-packages")
+    mine = [f for f in traceback.extract_tb(error.__traceback__) if not any(s in f.filename for s in skip)]
+    return f"\n  at line {mine[-1].lineno} of your code: {(mine[-1].line or '').strip()}" if mine else ""
+
+
+def _same_overflow(got, out):
+    """Both tensors hold NaN or inf in the same places (a mistake that overflows, made twice)."""
+    return (isinstance(got, torch.Tensor) and isinstance(out, torch.Tensor) and got.shape == out.shape
+            and not torch.isfinite(got).all() and torch.equal(torch.isnan(got), torch.isnan(out))
+            and torch.equal(torch.isinf(got), torch.isinf(out)))
+
+
+def recognise(got, args, mistakes, atol):
+    """The labels (joined by "or") of the known mistakes whose output on `args` equals `got`, or None."""
+    labels = []
+    for label, wrong in (mistakes or {}).items():
+        try:
+            out = wrong(*args)
+        except Exception:  # a mistake that cannot run on this case cannot be the one
+            continue
+        if compare(got, out, "", atol) is None or _same_overflow(got, out):
+            labels.append(label)
+    return " or ".join(labels) or None
+
+
+def run_cases(name, learner_fn, reference_fn, cases, hint="", atol=1e-5, mistakes=None):
+    """cases: list of (description, args tuple). Raises CheckFailed on the first mismatch, naming
+    the mistake when the output equals one of `mistakes` ({label: wrong function, same args})."""
     for description, args in cases:
         expected = reference_fn(*args)
         try:
             got = call(name, learner_fn, *args)
         except CheckFailed:
             raise
-        except Exception as e:  # the learner's code crashed: say on which case, then show where
+        except Exception as e:  # the learner's code crashed: the case, the inputs and the line
             raise CheckFailed(f"✗ {name}, case «{description}»: your code raised {type(e).__name__}: {e}"
-                              + (f"\n  hint: {hint}" if hint else "")
-                              + "\n  (the traceback above this message shows the line in your code)") from e
+                              f"\n  inputs: {shapes(args)}" + where_in_learner_code(e)
+                              + (f"\n  hint: {hint}" if hint else "")) from e
         problem = compare(got, expected, "the output", atol)
         if problem:
-            raise CheckFailed(f"✗ {name}, case «{description}»: {problem}." + (f"\n  hint: {hint}" if hint else ""))
+            named = recognise(got, args, mistakes, atol)
+            raise CheckFailed(f"✗ {name}, case «{description}»: {problem}."
+                              + (f"\n  Your output equals {named}: that is the mistake." if named else "")
+                              + (f"\n  hint: {hint}" if hint else ""))
     print(f"✓ {name}: all {len(cases)} cases match the reference.")

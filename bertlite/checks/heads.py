@@ -13,11 +13,125 @@ from ..masking import IGNORE_INDEX
 from .harness import CheckFailed, call, compare, run_cases
 from .hints import first_hint
 
-__all__ = ["check_mlm_loss", "check_sparse_mlm_loss"]
+__all__ = ["check_mlm_loss", "check_sparse_mlm_loss", "check_mlm_head", "check_pretraining_loss", "MISTAKES"]
+
+
+def _per_position(logits, labels):
+    """-log p(label) at every position, 0 where the label is -100."""
+    keep = labels != IGNORE_INDEX
+    log_p = logits.log_softmax(-1).gather(-1, labels.clamp(min=0)[..., None])[..., 0]
+    return -(log_p * keep), keep
+
+
+def _head_with(make_decoder):
+    """The lesson's BertLMPredictionHead, with its decoder made by make_decoder(H, V, embeddings)."""
+    class Head(BertLMPredictionHead):
+        def __init__(self, config, word_embeddings):
+            torch.nn.Module.__init__(self)
+            H, V = config.hidden_size, config.vocab_size
+            self.transform = torch.nn.Linear(H, H)
+            self.LayerNorm = torch.nn.LayerNorm(H, eps=config.layer_norm_eps)
+            self.decoder = make_decoder(H, V, word_embeddings)
+    return Head
+
+
+def _copied(H, V, embeddings):
+    decoder = torch.nn.Linear(H, V)
+    decoder.weight = torch.nn.Parameter(embeddings.weight.detach().clone())  # equal today, apart after a step
+    return decoder
+
+
+def _tied_without_bias(H, V, embeddings):
+    decoder = torch.nn.Linear(H, V, bias=False)
+    decoder.weight = embeddings.weight
+    return decoder
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "pretraining_loss": {
+        "the mean of the two losses instead of their sum": (
+            lambda z, y, n, m: (_reference_mlm_loss(z, y) + F.cross_entropy(n, m)) / 2),
+        "the MLM loss alone": lambda z, y, n, m: _reference_mlm_loss(z, y),
+        "the MLM loss summed over the masked positions instead of averaged": (
+            lambda z, y, n, m: _per_position(z, y)[0].sum() + F.cross_entropy(n, m)),
+        "the MLM loss averaged over every position, the -100 ones as 0": (
+            lambda z, y, n, m: _per_position(z, y)[0].mean() + F.cross_entropy(n, m)),
+    },
+    "BertLMPredictionHead": {  # classes: the mistake is in __init__
+        "a decoder of its own, not tied to the word embeddings": _head_with(lambda H, V, e: torch.nn.Linear(H, V)),
+        "a copy of the embedding matrix instead of the matrix itself": _head_with(_copied),
+        "the tied decoder without its own bias": _head_with(_tied_without_bias),
+    },
+    "mlm_loss": {
+        "the mean over every position, the -100 ones counted as a loss of 0": lambda z, y: _per_position(z, y)[0].mean(),
+        "the sum over the chosen positions instead of their mean": lambda z, y: _per_position(z, y)[0].sum(),
+        "the log-softmax over the positions (dim=1) instead of the vocabulary": (
+            lambda z, y: F.nll_loss(z.log_softmax(1).reshape(-1, z.shape[-1]), y.reshape(-1), ignore_index=IGNORE_INDEX)),
+        "log(softmax(z)) in two steps, which overflows for large logits": (
+            lambda z, y: -torch.log(z[y != IGNORE_INDEX].exp() / z[y != IGNORE_INDEX].exp().sum(-1, keepdim=True))
+            .gather(-1, y[y != IGNORE_INDEX][:, None]).mean()),
+    },
+    "masked_positions": {
+        "every position kept, the -100 ones included": lambda h, y: (h.reshape(-1, h.shape[-1]), y.reshape(-1)),
+        "the states gathered but the labels left whole": lambda h, y: (h[y != IGNORE_INDEX], y),
+        "the positions taken column by column (transposed order)": (
+            lambda h, y: (h.transpose(0, 1)[(y != IGNORE_INDEX).T], y.T[(y != IGNORE_INDEX).T])),
+    },
+}
 
 
 def _reference_mlm_loss(logits, labels):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
+
+
+def check_mlm_head(BertLMPredictionHead):
+    """Lesson 05: the decoder's weight is the word-embedding matrix itself (one tensor, read both
+    ways), it keeps a bias of its own, and the head computes what the reference computes."""
+    from ..heads import BertLMPredictionHead as Reference
+
+    config = BertConfig(vocab_size=40, hidden_size=16, num_attention_heads=2)
+    torch.manual_seed(0)
+    embeddings = torch.nn.Embedding(config.vocab_size, config.hidden_size)
+    head = call("BertLMPredictionHead", BertLMPredictionHead, config, embeddings)
+    hint = "\n  hint: " + first_hint("BertLMPredictionHead")
+    decoder = getattr(head, "decoder", None)
+    if not isinstance(decoder, torch.nn.Linear):
+        raise CheckFailed("✗ BertLMPredictionHead: self.decoder should be an nn.Linear(H, V)." + hint)
+    if decoder.weight is not embeddings.weight:
+        same = decoder.weight.shape == embeddings.weight.shape and torch.equal(decoder.weight, embeddings.weight)
+        raise CheckFailed("✗ BertLMPredictionHead: the decoder's weight is not the word-embedding matrix"
+                          + (" itself but a copy of it: equal now, apart after the first optimizer step, and "
+                             "counted twice." if same else ": it is a matrix of its own (an untied decoder).")
+                          + hint)
+    if decoder.bias is None or decoder.bias.shape != (config.vocab_size,):
+        raise CheckFailed("✗ BertLMPredictionHead: the decoder needs a bias of its own, one per vocabulary "
+                          "entry (BERT ties the weight only)." + hint)
+    reference = Reference(config, embeddings)
+    reference.load_state_dict(head.state_dict())
+    h = torch.randn(2, 5, config.hidden_size, generator=torch.Generator().manual_seed(1))
+    problem = compare(call("BertLMPredictionHead", head, h), reference(h), "the logits")
+    if problem:
+        raise CheckFailed(f"✗ BertLMPredictionHead: {problem}." + hint)
+    n = sum(p.numel() for p in torch.nn.ModuleList([embeddings, head]).parameters())
+    print(f"✓ BertLMPredictionHead: the decoder is the embedding matrix ({config.vocab_size}×{config.hidden_size}, "
+          f"counted once: {n:,} parameters with the embeddings), with a bias of its own.")
+
+
+def check_pretraining_loss(pretraining_loss):
+    """Lesson 07: BERT's pre-training loss, the MLM loss (mean over the labelled positions) plus
+    the NSP loss (mean over the pairs)."""
+    g = torch.Generator().manual_seed(0)
+    cases = []
+    for B, T, V in [(1, 6, 9), (2, 8, 20), (4, 16, 50)]:
+        labels = torch.randint(V, (B, T), generator=g)
+        labels[torch.rand(B, T, generator=g) < 0.8] = IGNORE_INDEX
+        labels[:, 1] = 3  # every sequence predicts at least one token
+        cases.append((f"B={B}, T={T}, V={V}", (torch.randn(B, T, V, generator=g) * 2, labels,
+                                               torch.randn(B, 2, generator=g), torch.randint(2, (B,), generator=g))))
+    reference = lambda z, y, n, m: _reference_mlm_loss(z, y) + F.cross_entropy(n, m)  # noqa: E731
+    run_cases("pretraining_loss", pretraining_loss, reference, cases, hint=first_hint("pretraining_loss"),
+              mistakes=MISTAKES["pretraining_loss"])
 
 
 def check_mlm_loss(mlm_loss):
@@ -33,7 +147,7 @@ def check_mlm_loss(mlm_loss):
     big[0, :, 0] = 1000.0  # a naive exp() overflows here
     cases.append(("huge logits", (big, torch.tensor([[0, 1, IGNORE_INDEX]]))))
     run_cases("mlm_loss", mlm_loss, _reference_mlm_loss, cases,
-              hint=first_hint("mlm_loss"))
+              hint=first_hint("mlm_loss"), mistakes=MISTAKES["mlm_loss"])
 
 
 def _dense_mlm_loss(mlm_head, sequence_output, mlm_labels):
@@ -81,4 +195,4 @@ def check_masked_positions(masked_positions):
         chosen = torch.rand(B, T, generator=g) < p
         cases.append((description, (h, torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX)))))
     run_cases("masked_positions", masked_positions, reference_masked_positions, cases,
-              hint=first_hint("masked_positions"))
+              hint=first_hint("masked_positions"), mistakes=MISTAKES["masked_positions"])

@@ -11,7 +11,10 @@ shows tier 1 and says how to ask for tier 2.
 
 import difflib
 
-__all__ = ["HINTS", "hint", "first_hint"]
+__all__ = ["HINTS", "FIND_THE_BUG", "hint", "first_hint"]
+
+# Exercises that hand the learner a broken function to fix, instead of a stub to fill in.
+FIND_THE_BUG = ("attention_weights", "choose_for_masking", "nsp_loss")
 
 HINTS = {
     # lesson 01
@@ -73,6 +76,12 @@ HINTS = {
         "1 -> 0 and 0 -> the most negative finite number of that dtype.",
         "(1 - attention_mask[:, None, None, :].to(dtype)) times torch.finfo(dtype).min",
     ),
+    "attention_weights": (  # find the bug
+        "Compare the symptom with section 2's plot: which step keeps the scores at unit scale whatever d_k is?",
+        "The scores q·kᵀ have variance d_k. Before the softmax they must be divided by √d_k, the size of one "
+        "query (q.shape[-1]); the mask is added after the scaling.",
+        "scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]); add the mask; softmax over the last axis",
+    ),
     "split_heads": (
         "The H features of each position are heads × (H / heads) features side by side; give each head its "
         "own axis, in front of the positions.",
@@ -117,6 +126,19 @@ HINTS = {
         "u = torch.rand(shape, generator=g); masked = where(chosen & (u < 0.8), mask_id, ids); "
         "rnd = chosen & (u >= 0.8) & (u < 0.9); masked[rnd] = torch.randint(vocab_size, (n,), generator=g)",
     ),
+    "choose_for_masking": (  # find the bug
+        "Which tokens may never be predicted? Look at what the function receives and never uses.",
+        "A position may be chosen only if its uniform draw is below p and it is not a special token "
+        "([CLS], [SEP], [PAD]): combine the two conditions.",
+        "(torch.rand(input_ids.shape, generator=generator) < p) & ~special_tokens_mask",
+    ),
+    "BertLMPredictionHead": (
+        "The decoder turns a vector back into a score per vocabulary entry; BERT uses the input embedding "
+        "matrix for it, the same tensor, read the other way.",
+        "Make the decoder an nn.Linear(H, V): it brings its own bias of V. Then replace its weight by the "
+        "word-embedding weight itself (an assignment of the Parameter, not a copy of its values).",
+        "self.decoder = nn.Linear(H, V); self.decoder.weight = word_embeddings.weight",
+    ),
     "mlm_loss": (
         "Cross-entropy averaged over the chosen positions only: the -100 labels are left out entirely.",
         "Keep the positions whose label is not -100. For those rows of logits, compute log-softmax over the "
@@ -132,6 +154,20 @@ HINTS = {
         "ids = [cls] + list(a) + [sep]; types = [0] * len(ids); if b is not None: ids += list(b) + [sep]; "
         "types += [1] * (len(b) + 1)",
     ),
+    "nsp_loss": (  # find the bug
+        "Which label does the loss skip, and which label do half the pairs carry?",
+        "ignore_index tells cross_entropy to leave out every position whose label equals it. -100 is the "
+        "convention for 'nothing to predict'; 0 is IsNext, a real label. Here nothing should be ignored.",
+        "return F.cross_entropy(nsp_logits, nsp_labels)",
+    ),
+    "nsp_pairs": (
+        "For every sentence that has a next one, flip a fair coin: heads, B is that next sentence (IsNext, "
+        "0); tails, B is a sentence from another document (NotNext, 1).",
+        "Loop over the documents and over each sentence i but the last. Draw rng.random() < 0.5 for every pair. "
+        "IsNext: (doc[i], doc[i + 1], 0). NotNext: pick the other document with pick_other_document, then a "
+        "sentence of it with rng.choice, and label 1.",
+        "other = documents[pick_other_document(len(documents), d, rng)]; pairs.append((doc[i], rng.choice(other), 1))",
+    ),
     "pick_other_document": (
         "Every document except the current one must be equally likely, in one draw.",
         "Draw uniformly from n - 1 indices; indices from the current one upward move up by one, so the "
@@ -139,6 +175,15 @@ HINTS = {
         "other = rng.randrange(n_documents - 1); return other + 1 if other >= current else other",
     ),
     # lesson 07
+    "training_step": (
+        "Forward (given), then: backward, clip the gradient, step the optimizer, step the schedule, "
+        "and clear the gradients for the next step.",
+        "The loss goes backward through the scaler (scaler.scale(loss).backward()); unscale the gradients "
+        "(scaler.unscale_(optimizer)) before clipping their total norm to 1.0; scaler.step(optimizer) and "
+        "scaler.update() apply them; scheduler.step() moves the learning rate; optimizer.zero_grad() last.",
+        "scaler.scale(o.loss).backward(); scaler.unscale_(optimizer); clip_grad_norm_(model.parameters(), 1.0); "
+        "scaler.step(optimizer); scaler.update(); scheduler.step(); optimizer.zero_grad(set_to_none=True)",
+    ),
     "param_groups": (
         "Weight decay shrinks weights towards 0; biases and LayerNorm parameters are left out of it.",
         "Collect the parameters that belong to LayerNorm modules. Then go over the named parameters (skip "
@@ -152,6 +197,13 @@ HINTS = {
         "Before warmup_steps: step / warmup_steps. After: the fraction of the decay steps still left, "
         "(total - step) / (total - warmup), clipped at 0. Guard both denominators against 0.",
         "if step < warmup: return step / max(1, warmup); return max(0.0, (total - step) / max(1, total - warmup))",
+    ),
+    "pretraining_loss": (
+        "One number for both tasks: the masked-LM loss plus the next-sentence loss.",
+        "The MLM part is a cross-entropy over the vocabulary, averaged over the positions whose label is not "
+        "-100 only; the NSP part is a two-way cross-entropy averaged over the pairs. Add them.",
+        "F.cross_entropy(mlm_logits.reshape(-1, V), mlm_labels.reshape(-1), ignore_index=-100) + "
+        "F.cross_entropy(nsp_logits, nsp_labels)",
     ),
     # lesson 08
     "embedding_parameters": (

@@ -4,14 +4,96 @@ import math
 
 import torch
 
+from .. import masking as ref
 from ..masking import IGNORE_INDEX
 from .harness import CheckFailed, call
+from .hints import first_hint
 
-__all__ = ["check_mask_tokens"]
+__all__ = ["check_mask_tokens", "check_choose_for_masking", "MISTAKES"]
+
+
+def _with(change):
+    """The reference mask_tokens, then change(ids, masked, labels, vocab_size, mask_id, generator)."""
+    def mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id, mlm_probability=0.15,
+                    generator=None, max_predictions=None):
+        masked, labels = ref.mask_tokens(input_ids, special_tokens_mask, vocab_size, mask_token_id,
+                                         mlm_probability, generator, max_predictions)
+        return change(input_ids, masked.clone(), labels.clone(), vocab_size, mask_token_id, generator)
+    return mask_tokens
+
+
+def _replace_random(draw):
+    def change(ids, masked, labels, V, mask_id, g):
+        where = (labels != IGNORE_INDEX) & (masked != mask_id) & (masked != ids)
+        masked[where] = draw(int(where.sum()), V, g)
+        return masked, labels
+    return change
+
+
+def _all_masked(ids, masked, labels, V, mask_id, g):
+    masked[labels != IGNORE_INDEX] = mask_id
+    return masked, labels
+
+
+def _specials_too(input_ids, special_tokens_mask, vocab_size, mask_token_id, mlm_probability=0.15,
+                  generator=None, max_predictions=None):
+    return ref.mask_tokens(input_ids, torch.zeros_like(special_tokens_mask), vocab_size, mask_token_id,
+                           mlm_probability, generator, max_predictions)
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "choose_for_masking": {  # find the bug: the function the lesson hands out is the first of these
+        "[CLS], [SEP] and [PAD] chosen like any other token": (
+            lambda ids, special, p, g=None: torch.rand(ids.shape, generator=g) < p),
+        "the special tokens chosen and the others never": (
+            lambda ids, special, p, g=None: (torch.rand(ids.shape, generator=g) < p) & special.bool()),
+        "one draw for the whole batch: every sequence chooses the same positions": (
+            lambda ids, special, p, g=None: (torch.rand(ids.shape[-1], generator=g) < p).expand(ids.shape) & ~special.bool()),
+        "the rate applied twice (p² instead of p)": (
+            lambda ids, special, p, g=None: (torch.rand(ids.shape, generator=g) < p * p) & ~special.bool()),
+    },
+    "mask_tokens": {
+        "one random id for the whole batch": _with(_replace_random(lambda n, V, g: torch.randint(5, V, (1,), generator=g).expand(n))),
+        "the random 10% always [UNK]": _with(_replace_random(lambda n, V, g: torch.full((n,), 1))),
+        "random ids beyond the vocabulary": _with(_replace_random(lambda n, V, g: torch.randint(V, 2 * V, (n,), generator=g))),
+        "labels without -100 (a label at every position)": _with(lambda ids, m, y, V, mask_id, g: (m, ids.clone())),
+        "every chosen token [MASK] (no 10% random, no 10% kept)": _with(_all_masked),
+        "[CLS], [SEP] and padding chosen like any other token": _specials_too,
+    },
+}
 
 
 def _fail(what, hint):
     raise CheckFailed(f"✗ mask_tokens: {what}\n  hint: {hint}")
+
+
+def check_choose_for_masking(choose_for_masking):
+    """Find the bug (lesson 05): the positions to predict, about p of the real tokens, never a
+    special one, drawn independently in every sequence."""
+    V, B, T, p = 500, 400, 64, 0.15
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, V, (B, T), generator=g)
+    ids[:, 0], ids[:, -1] = 2, 3
+    ids[::2, 40:] = 0
+    special = (ids == 0) | (ids == 2) | (ids == 3)
+    chosen = call("choose_for_masking", choose_for_masking, ids, special, p, torch.Generator().manual_seed(1))
+    hint = "\n  hint: " + first_hint("choose_for_masking")
+    if not isinstance(chosen, torch.Tensor) or chosen.shape != ids.shape or chosen.dtype != torch.bool:
+        raise CheckFailed(f"✗ choose_for_masking: expected a bool tensor of shape {tuple(ids.shape)}, got "
+                          f"{getattr(chosen, 'dtype', type(chosen).__name__)} {tuple(getattr(chosen, 'shape', ()))}." + hint)
+    if (chosen & special).any():
+        raise CheckFailed(f"✗ choose_for_masking: {int((chosen & special).sum())} special tokens ([CLS], [SEP] or "
+                          f"[PAD]) were chosen. BERT never predicts them: the model would learn that position 0 "
+                          f"is [CLS], nothing about language." + hint)
+    rate = chosen[~special].float().mean().item()
+    n = int((~special).sum())
+    if abs(rate - p) > 4 * math.sqrt(p * (1 - p) / n):
+        raise CheckFailed(f"✗ choose_for_masking: {rate:.3f} of the real tokens were chosen, expected {p}." + hint)
+    if (chosen[0::2] == chosen[0]).all():
+        raise CheckFailed("✗ choose_for_masking: every sequence chose the same positions: draw for every token, "
+                          "not once for the batch." + hint)
+    print(f"✓ choose_for_masking: {rate:.3f} of {n:,} real tokens chosen, no special token, independently per sequence.")
 
 
 def check_mask_tokens(mask_tokens):

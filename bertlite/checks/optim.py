@@ -9,7 +9,40 @@ from ..heads import BertForPreTraining
 from .harness import CheckFailed, call, run_cases
 from .hints import first_hint
 
-__all__ = ["check_param_groups", "check_warmup_linear"]
+__all__ = ["check_param_groups", "check_warmup_linear", "MISTAKES"]
+
+
+def _groups(model, weight_decay, rule):
+    """The reference's two groups, but for the one rule a learner gets wrong."""
+    norms = {id(p) for m in model.modules() if isinstance(m, nn.LayerNorm) for p in m.parameters(recurse=False)}
+    decay, no_decay = [], []
+    for name, p in model.named_parameters(remove_duplicate=rule != "tied twice"):
+        if not p.requires_grad and rule != "frozen kept":
+            continue
+        bias, norm = name.endswith("bias"), id(p) in norms
+        left_out = bias if rule == "biases only" else norm if rule == "norms only" else bias or norm
+        (no_decay if left_out else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "param_groups": {
+        "LayerNorm weights decayed (only biases left out)": lambda m, wd=0.01: _groups(m, wd, "biases only"),
+        "biases decayed (only LayerNorms left out)": lambda m, wd=0.01: _groups(m, wd, "norms only"),
+        "the tied decoder weight listed twice": lambda m, wd=0.01: _groups(m, wd, "tied twice"),
+        "frozen parameters (requires_grad=False) kept in a group": lambda m, wd=0.01: _groups(m, wd, "frozen kept"),
+    },
+    "warmup_linear": {
+        "the decay not clipped at 0 after the last step": (
+            lambda s, w, t: s / max(1, w) if s < w else (t - s) / max(1, t - w)),
+        "decay measured from step 0 instead of from the end of the warm-up": (
+            lambda s, w, t: s / max(1, w) if s < w else max(0.0, (t - s) / max(1, t))),
+        "no warm-up: the multiplier starts at 1": lambda s, w, t: max(0.0, (t - s) / max(1, t - w)) if s >= w else 1.0,
+        "a division by warmup_steps with no guard (fails for warmup_steps = 0)": (
+            lambda s, w, t: s / w if s < w else max(0.0, (t - s) / (t - w))),
+    },
+}
 
 
 def _describe_groups(groups, model):
@@ -40,7 +73,8 @@ def check_param_groups(param_groups):
              ("a frozen embedding is left out", frozen, 0.05)]
     hint = first_hint("param_groups")
     for description, model, wd in cases:
-        got, problems = _describe_groups(call("param_groups", param_groups, model, wd), model)
+        learner_groups = _describe_groups(call("param_groups", param_groups, model, wd), model)
+        got, problems = learner_groups[0], list(learner_groups[1])
         expected, _ = _describe_groups(ref.param_groups(model, wd), model)
         for name in expected:
             if name not in got:
@@ -49,8 +83,12 @@ def check_param_groups(param_groups):
                 problems.append(f"{name} has weight_decay {got[name]}, expected {expected[name]}")
         problems += [f"{name} should be left out (requires_grad=False)" for name in got if name not in expected]
         if problems:
+            named = next((label for label, wrong in MISTAKES["param_groups"].items()
+                          if _describe_groups(wrong(model, wd), model) == learner_groups), None)
             raise CheckFailed(f"✗ param_groups, case «{description}»: {'; '.join(problems[:3])}"
-                              f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}.\n  hint: {hint}")
+                              f"{f' (and {len(problems) - 3} more)' if len(problems) > 3 else ''}."
+                              + (f"\n  Your groups equal {named}: that is the mistake." if named else "")
+                              + f"\n  hint: {hint}")
     print(f"✓ param_groups: all {len(cases)} cases match the reference.")
 
 
@@ -62,4 +100,5 @@ def check_warmup_linear(warmup_linear):
         "warmup_linear", lambda *a: float(warmup_linear(*a)), lambda *a: float(ref.warmup_linear(*a)),
         cases, atol=1e-9,
         hint=first_hint("warmup_linear"),
+        mistakes={label: (lambda *a, f=f: float(f(*a))) for label, f in MISTAKES["warmup_linear"].items()},
     )

@@ -14,7 +14,7 @@ from ..heads import BertForPreTraining
 from .harness import run_cases
 from .hints import first_hint
 
-__all__ = ["check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token"]
+__all__ = ["check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token", "MISTAKES"]
 
 
 def numel(module):
@@ -49,16 +49,45 @@ def six_n_plus_attention(config, seq_len):
     return 6 * n + 12 * config.num_hidden_layers * seq_len * config.hidden_size
 
 
+def _embedding(c, rows=None, norm=2):
+    H = c.hidden_size
+    rows = c.vocab_size + c.max_position_embeddings + c.type_vocab_size if rows is None else rows
+    return rows * H + norm * H
+
+
+def _layer(c, biases=True, I=None, norms=2):
+    H, I = c.hidden_size, c.intermediate_size if I is None else I
+    b = 1 if biases else 0
+    return 4 * (H * H + b * H) + (H * I + b * I) + (I * H + b * H) + norms * 2 * H
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "embedding_parameters": {
+        "the count without the LayerNorm's 2H": lambda c: _embedding(c, norm=0),
+        "the count without the position table": lambda c: _embedding(c, rows=c.vocab_size + c.type_vocab_size),
+        "the count without the segment table": lambda c: _embedding(c, rows=c.vocab_size + c.max_position_embeddings),
+        "the LayerNorm counted as H (its weight only)": lambda c: _embedding(c, norm=1),
+    },
+    "layer_parameters": {
+        "the count without the biases": lambda c: _layer(c, biases=False),
+        "the feed-forward taken as 4H wide whatever intermediate_size says": lambda c: _layer(c, I=4 * c.hidden_size),
+        "one LayerNorm instead of two": lambda c: _layer(c, norms=1),
+        "12H² only (the weights of the six matrices, at I = 4H)": lambda c: 12 * c.hidden_size ** 2,
+    },
+}
+
+
 def check_embedding_parameters(embedding_parameters):
     cases = [(d, (c,)) for d, c in random_configs(10)]
     run_cases("embedding_parameters", embedding_parameters, real_count(BertEmbeddings), cases,
-              hint=first_hint("embedding_parameters"))
+              hint=first_hint("embedding_parameters"), mistakes=MISTAKES["embedding_parameters"])
 
 
 def check_layer_parameters(layer_parameters):
     cases = [(d, (c,)) for d, c in random_configs(10, seed=1)]
     run_cases("layer_parameters", layer_parameters, real_count(BertLayer), cases,
-              hint=first_hint("layer_parameters"))
+              hint=first_hint("layer_parameters"), mistakes=MISTAKES["layer_parameters"])
 
 
 def check_training_flops_per_token(training_flops_per_token):

@@ -6,7 +6,48 @@ from .. import task_encoding as ref
 from .harness import run_cases
 from .hints import first_hint
 
-__all__ = ["check_align_labels", "check_best_span"]
+__all__ = ["check_align_labels", "check_best_span", "MISTAKES"]
+
+
+def _align(word_ids, word_labels, ignore_index=-100, rule="first"):
+    labels = []
+    for i, w in enumerate(word_ids):
+        nxt = word_ids[i + 1] if i + 1 < len(word_ids) else None
+        previous = word_ids[i - 1] if i else None
+        if w is None:
+            labels.append(word_labels[0] if rule == "specials" and word_labels else ignore_index)
+        elif rule == "every" or (rule == "last" and w != nxt) or (rule in ("first", "specials") and w != previous):
+            labels.append(word_labels[w])
+        else:
+            labels.append(ignore_index)
+    return labels
+
+
+def _span(start, end, context, max_answer_length=30, rule=""):
+    T = start.shape[0]
+    s, e = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    ctx = context.bool()
+    valid = (e - s < max_answer_length) & ctx[:, None] & ctx[None, :]
+    valid &= (e >= s) if rule != "any order" else torch.ones_like(valid)
+    valid = (e >= s) & (e - s <= max_answer_length) & ctx[:, None] & ctx[None, :] if rule == "one too long" else valid
+    valid = (e >= s) & (e - s < max_answer_length) if rule == "no context" else valid
+    flat = (start[:, None] + end[None, :]).masked_fill(~valid, float("-inf")).argmax()
+    return int(flat // T), int(flat % T)
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "align_labels": {
+        "the word's label on every one of its sub-tokens": lambda w, l, i=-100: _align(w, l, i, "every"),
+        "the label on the word's last sub-token instead of its first": lambda w, l, i=-100: _align(w, l, i, "last"),
+        "a label on [CLS], [SEP] and padding too": lambda w, l, i=-100: _align(w, l, i, "specials"),
+    },
+    "best_span": {
+        "spans that end before they start allowed": lambda s, e, c, m=30: _span(s, e, c, m, "any order"),
+        "spans one token longer than max_answer_length allowed": lambda s, e, c, m=30: _span(s, e, c, m, "one too long"),
+        "the context mask ignored (answers in the question or padding)": lambda s, e, c, m=30: _span(s, e, c, m, "no context"),
+    },
+}
 
 
 def check_align_labels(align_labels):
@@ -19,7 +60,7 @@ def check_align_labels(align_labels):
         ("string labels", ([None, 0, 1, 1, 2, None], ["B-PER", "O", "B-LOC"])),
     ]
     run_cases("align_labels", align_labels, ref.align_labels, cases,
-              hint=first_hint("align_labels"))
+              hint=first_hint("align_labels"), mistakes=MISTAKES["align_labels"])
 
 
 def check_best_span(best_span):
@@ -38,4 +79,4 @@ def check_best_span(best_span):
         cases.append((f"random logits {i}", (torch.randn(11, generator=g), torch.randn(11, generator=g), context,
                                              int(torch.randint(1, 6, (1,), generator=g)))))
     run_cases("best_span", lambda *a: tuple(map(int, best_span(*a))), ref.best_span, cases,
-              hint=first_hint("best_span"))
+              hint=first_hint("best_span"), mistakes=MISTAKES["best_span"])

@@ -8,7 +8,80 @@ from .harness import run_cases
 from .hints import first_hint
 
 __all__ = ["check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair",
-           "check_pair_layout"]
+           "check_pair_layout", "MISTAKES"]
+
+def _split(word, keep_punctuation=True, glue=False, empty=False):
+    pieces, current = [], ""
+    for ch in word:
+        if ref.is_punctuation(ch):
+            if current or empty:
+                pieces.append(current)
+            if keep_punctuation and glue and pieces:
+                pieces[-1] += ch
+            elif keep_punctuation:
+                pieces.append(ch)
+            current = ""
+        else:
+            current += ch
+    return pieces + [current] if current or empty else pieces
+
+
+def _wordpiece(word, vocab, unk_token="[UNK]", max_chars=100, prefix="##", shortest=False, partial=False):
+    pieces, start = [], 0
+    while start < len(word):
+        ends = range(start + 1, len(word) + 1) if shortest else range(len(word), start, -1)
+        piece = next((word[start:e] if start == 0 else prefix + word[start:e] for e in ends
+                      if (word[start:e] if start == 0 else prefix + word[start:e]) in vocab), None)
+        if piece is None:
+            if not partial:
+                return [unk_token]
+            pieces.append(unk_token)
+            start += 1
+            continue
+        pieces.append(piece)
+        start += len(piece) - (0 if start == 0 else len(prefix))
+    return pieces
+
+
+def _truncate(a, b, budget, rule):
+    a, b = list(a), None if b is None else list(b)
+    while len(a) + len(b or []) > budget:
+        if rule == "front":
+            (a if b is None or len(a) > len(b) else b).pop(0)
+        elif rule == "always a":
+            a.pop() if a else b.pop()
+        else:  # BERT's original create_pretraining_data.py: on a tie, b is trimmed
+            a.pop() if b is None or len(a) > len(b) else b.pop()
+    return a, b
+
+
+# The common mistakes of each exercise, as code (see checks/attention.py).
+MISTAKES = {
+    "split_on_punctuation": {
+        "punctuation dropped instead of kept as pieces": lambda w: _split(w, keep_punctuation=False),
+        "punctuation glued to the piece before it": lambda w: _split(w, glue=True),
+        "empty pieces kept between neighbouring punctuation": lambda w: _split(w, empty=True),
+    },
+    "wordpiece": {
+        "later pieces without the '##' prefix": lambda w, v, unk_token="[UNK]", max_chars=100: _wordpiece(w, v, unk_token, prefix=""),
+        "the shortest match first instead of the longest": (
+            lambda w, v, unk_token="[UNK]", max_chars=100: _wordpiece(w, v, unk_token, shortest=True)),
+        "[UNK] for the unmatched part only, instead of for the whole word": (
+            lambda w, v, unk_token="[UNK]", max_chars=100: _wordpiece(w, v, unk_token, partial=True)),
+    },
+    "truncate_pair": {
+        "BERT's original tie rule (b always loses on a tie)": lambda a, b, n: _truncate(a, b, n, "bert"),
+        "tokens cut from the front instead of the end": lambda a, b, n: _truncate(a, b, n, "front"),
+        "always cutting a first": lambda a, b, n: _truncate(a, b, n, "always a"),
+    },
+    "pair_layout": {
+        "segment B's [SEP] given token type 0": (
+            lambda a, b, cls, sep: ([cls, *a, sep, *b, sep], [0] * (len(a) + 2) + [1] * len(b) + [0])),
+        "no [SEP] after segment B": lambda a, b, cls, sep: ([cls, *a, sep, *b], [0] * (len(a) + 2) + [1] * len(b)),
+        "the first [SEP] given token type 1": (
+            lambda a, b, cls, sep: ([cls, *a, sep, *b, sep], [0] * (len(a) + 1) + [1] * (len(b) + 2))),
+    },
+}
 
 EDGE_TEXTS = [
     "", "   ", "Hello, World!", "Don't stop.", "Café naïve RÉSUMÉ", "中文 and text",
@@ -26,7 +99,7 @@ def check_split_on_punctuation(split_on_punctuation):
               for i in range(20)]
     run_cases(
         "split_on_punctuation", split_on_punctuation, ref.split_on_punctuation, cases,
-        hint=first_hint("split_on_punctuation"),
+        hint=first_hint("split_on_punctuation"), mistakes=MISTAKES["split_on_punctuation"],
     )
 
 
@@ -49,7 +122,7 @@ def check_wordpiece(wordpiece):
     cases = [(repr(w), (w, vocab)) for w in words] + [("a 101-character word", ("a" * 101, vocab))]
     run_cases(
         "wordpiece", wordpiece, ref.wordpiece, cases,
-        hint=first_hint("wordpiece"),
+        hint=first_hint("wordpiece"), mistakes=MISTAKES["wordpiece"],
     )
 
 
@@ -72,7 +145,7 @@ def check_truncate_pair(truncate_pair):
         cases.append((f"random {len(a)}+{len(b or [])} tokens", (a, b, rng.randint(0, 16))))
     run_cases(
         "truncate_pair", truncate_pair, ref.truncate_pair, cases,
-        hint=first_hint("truncate_pair"),
+        hint=first_hint("truncate_pair"), mistakes=MISTAKES["truncate_pair"],
     )
 
 
@@ -85,4 +158,4 @@ def check_pair_layout(pair_layout):
         b = [rng.randrange(5, 100) for _ in range(rng.randint(1, 10))]
         cases.append((f"random {i}", (a, b, 2, 3)))
     run_cases("pair_layout", pair_layout, ref.pair_layout, cases,
-              hint=first_hint("pair_layout"))
+              hint=first_hint("pair_layout"), mistakes=MISTAKES["pair_layout"])
