@@ -384,6 +384,28 @@ def test_cached_result_computes_once_per_params(tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_a_stored_result_is_read_when_the_cache_has_none_and_never_deleted(tmp_path, monkeypatch):
+    import shutil
+
+    from bertlite.cache import cached_result
+
+    monkeypatch.setenv("BERTLITE_CACHE", str(tmp_path / "made"))
+    calls = []
+    compute = lambda: calls.append(1) or {"acc": [0.5]}  # noqa: E731
+    cached_result("exp", {"seed": 0}, compute)  # made once, then shipped: copied to a stored folder
+    stored = tmp_path / "stored"
+    shutil.copytree(tmp_path / "made" / "results", stored)
+    monkeypatch.setenv("BERTLITE_CACHE", str(tmp_path / "fresh"))  # a new machine: an empty cache
+    assert cached_result("exp", {"seed": 0}, compute, stored=stored) == {"acc": [0.5]} and len(calls) == 1
+    cached_result("exp", {"seed": 0}, compute, stored=stored, recompute=True)
+    assert len(calls) == 2
+    entry = next(stored.glob("exp-*.json"))
+    entry.write_text('{"acc": [0.9]}')  # edited by hand: its checksum says so
+    monkeypatch.setenv("BERTLITE_CACHE", str(tmp_path / "fresher"))
+    assert cached_result("exp", {"seed": 0}, compute, stored=stored) == {"acc": [0.5]} and len(calls) == 3
+    assert entry.read_text() == '{"acc": [0.9]}'  # a shipped file is never deleted or rewritten
+
+
 def test_atomic_write_gives_a_file_the_usual_permissions(tmp_path):
     """A writer that creates its file for its owner only (safetensors does) still leaves a file
     with the permissions the umask gives every other file."""
