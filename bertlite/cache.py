@@ -178,7 +178,7 @@ def cached_result(name, params, compute, recompute=False, stored=None):
     """compute()'s result (anything JSON can hold), computed once per `params` and kept in the
     cache (results/), so a second notebook that asks with the same params reads it back instead
     of repeating an experiment. `stored`: a folder of results the course ships, computed by the
-    same code (checkpoints/results/); an entry there is read when the cache has none.
+    same code (reference_runs/results/); an entry there is read when the cache has none.
     recompute=True runs it again (after you changed the code)."""
     import json
 

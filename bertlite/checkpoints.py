@@ -25,11 +25,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from ._moved import moved_name
 from .cache import atomic_write, load_tensors
-from .config import BertConfig
-from .heads import BertForPreTraining
-from .loading import check_weight_shapes
-from .tokenization import WordPieceTokenizer
 
 
 # --- 1. writing and finding checkpoints --------------------------------------------------------
@@ -311,25 +308,5 @@ def write_metrics(path, metrics):
     atomic_write(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
-# --- 5. a trained model from a run folder ------------------------------------------------------
-
-def load_pretrained(out):
-    """(model, tokenizer) from a run's folder: its last checkpoint and its vocab.txt."""
-    path, ckpt = load_latest_checkpoint(out)
-    if path is None:
-        raise FileNotFoundError(f"no checkpoint-*.pt that loads in {out}: pre-train first "
-                                f"(python -m bertlite pretrain --out {out}).")
-    return model_from_checkpoint(path, ckpt), WordPieceTokenizer(Path(out) / "vocab.txt")
-
-
-def model_from_checkpoint(path, ckpt):
-    """The BertForPreTraining a loaded checkpoint holds, in eval mode. Its config and every weight's
-    shape are checked before the model is built, so a damaged file fails before any allocation."""
-    config = BertConfig.from_dict(ckpt["model_config"])
-    try:
-        check_weight_shapes(config, ckpt["model"])
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    model = BertForPreTraining(config)
-    model.load_state_dict(ckpt["model"])
-    return model.eval()
+def __getattr__(name):  # load_pretrained and model_from_checkpoint moved to pretrained.py
+    return moved_name(__name__, name)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import torch
 
+from ._moved import moved_name
 from .cache import atomic_write
-from .checkpoints import checkpoints_by_step, load_checkpoint, load_pretrained, model_from_checkpoint
 from .config import BertConfig
-from .loading import bertlite_to_hf_name
-from .pretrained import from_pretrained
+from .hf_weights import bertlite_to_hf_name
 from .tokenization import WordPieceTokenizer
 
 # The model classes bertlite can save; Hugging Face's classes have the same names.
@@ -104,25 +103,6 @@ def _save_file(state, path):
     save_file(state, str(path), metadata={"format": "pt"})
 
 
-def load_model(source, strict=True, model_class=None):
-    """(model, tokenizer) from a run folder (its latest checkpoint-*.pt and vocab.txt), one
-    checkpoint file (with the vocab.txt beside it), or a Hugging Face BERT folder. strict and
-    model_class: as for from_pretrained, for a Hugging Face folder."""
-    source = Path(source)
-    if source.is_dir():
-        if checkpoints_by_step(source):
-            return load_pretrained(source)
-        return from_pretrained(source, model_class, strict=strict)
-    if not source.is_file():
-        raise FileNotFoundError(f"{source} does not exist. Pass a run folder (checkpoint-*.pt and vocab.txt), "
-                                f"a checkpoint file, or a Hugging Face BERT folder.")
-    ckpt = load_checkpoint(source)
-    vocab = source.parent / "vocab.txt"
-    if not vocab.exists():
-        raise FileNotFoundError(f"{vocab} is missing: the checkpoint's tokenizer needs the run's vocab.txt beside it.")
-    return model_from_checkpoint(source, ckpt), WordPieceTokenizer(vocab)
-
-
 RUN_RECORDS = ("metrics.jsonl", "held_out.json", "pretrain_config.json")  # what a run says about its training
 
 
@@ -157,3 +137,7 @@ def fill_mask(model, tokenizer, text, top_k=5):
     probs, top = logits.float().softmax(-1).topk(min(top_k, logits.shape[-1]))
     return [[(tokenizer.convert_ids_to_tokens(int(i)), float(p)) for p, i in zip(ps, ts)]
             for ps, ts in zip(probs.cpu(), top.cpu())]
+
+
+def __getattr__(name):  # load_model moved to pretrained.py
+    return moved_name(__name__, name)

@@ -1,4 +1,10 @@
-"""Lesson 08: load a Hugging Face BERT checkpoint directory into bertlite.
+"""Lessons 07 and 08: the one place that reads a trained model from disk.
+
+Three kinds of source, one entry point (`load_model`):
+
+    a run folder of `pretrain`         its newest checkpoint-*.pt and vocab.txt     (lesson 07)
+    one checkpoint-*.pt file           with the run's vocab.txt beside it           (lesson 07)
+    a Hugging Face BERT folder         config.json, the weights, vocab.txt          (lesson 08)
 
 A Hugging Face BERT directory holds three files that matter:
 
@@ -20,10 +26,11 @@ from pathlib import Path
 import torch
 
 from .cache import load_tensors
+from .checkpoints import checkpoints_by_step, load_checkpoint, load_latest_checkpoint
 from .config import BertConfig
 from .encoder import BertModel
 from .heads import BertForPreTraining
-from .loading import check_weight_shapes, load_hf_state_dict
+from .hf_weights import check_weight_shapes, load_hf_state_dict
 from .tokenization import WordPieceTokenizer
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # tried in this order
@@ -164,3 +171,66 @@ def read_tokenizer(path, config):
                          f"{config.vocab_size}: the ids past {config.vocab_size - 1} have no embedding. "
                          f"Is it the vocabulary of another model?")
     return tokenizer
+
+
+# --- a pre-training run's checkpoints (lesson 07) ------------------------------------------------
+
+def load_pretrained(out):
+    """(model, tokenizer) from a run's folder: its last checkpoint and its vocab.txt."""
+    path, ckpt = load_latest_checkpoint(out)
+    if path is None:
+        raise FileNotFoundError(f"no checkpoint-*.pt that loads in {out}: pre-train first "
+                                f"(python -m bertlite pretrain --out {out}).")
+    return model_from_checkpoint(path, ckpt), WordPieceTokenizer(Path(out) / "vocab.txt")
+
+
+def model_from_checkpoint(path, ckpt):
+    """The BertForPreTraining a loaded checkpoint holds, in eval mode. Its config and every weight's
+    shape are checked before the model is built, so a damaged file fails before any allocation."""
+    config = BertConfig.from_dict(ckpt["model_config"])
+    try:
+        check_weight_shapes(config, ckpt["model"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    model = BertForPreTraining(config)
+    model.load_state_dict(ckpt["model"])
+    return model.eval()
+
+
+# --- any of the three ----------------------------------------------------------------------------
+
+def load_model(source, strict=True, model_class=None):
+    """(model, tokenizer) from a run folder (its latest checkpoint-*.pt and vocab.txt), one
+    checkpoint file (with the vocab.txt beside it), or a Hugging Face BERT folder. strict and
+    model_class: as for from_pretrained, for a Hugging Face folder."""
+    source = Path(source)
+    if source.is_dir():
+        if checkpoints_by_step(source):
+            return load_pretrained(source)
+        return from_pretrained(source, model_class, strict=strict)
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} does not exist. Pass a run folder (checkpoint-*.pt and vocab.txt), "
+                                f"a checkpoint file, or a Hugging Face BERT folder.")
+    ckpt = load_checkpoint(source)
+    vocab = source.parent / "vocab.txt"
+    if not vocab.exists():
+        raise FileNotFoundError(f"{vocab} is missing: the checkpoint's tokenizer needs the run's vocab.txt beside it.")
+    return model_from_checkpoint(source, ckpt), WordPieceTokenizer(vocab)
+
+
+def architecture(source):
+    """(class name, label names) that a Hugging Face folder's config.json records: the first of its
+    "architectures" and its id2label in order, or (None, None) when `source` is no such folder.
+    A fine-tuned model's class is a lesson-09 model (task_models.py), which the caller picks by name."""
+    config = Path(source) / "config.json"
+    if not config.is_file():
+        return None, None
+    d = json.loads(config.read_text(encoding="utf-8"))
+    names = d.get("architectures") if isinstance(d, dict) else None
+    name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else None
+    id2label = d.get("id2label") if isinstance(d, dict) and isinstance(d.get("id2label"), dict) else {}
+    try:
+        labels = [id2label[k] for k in sorted(id2label, key=int)] or None
+    except ValueError:
+        raise ValueError(f"{config}: id2label's keys must be label numbers, like \"0\"; it has {sorted(id2label)[:5]}") from None
+    return name, labels

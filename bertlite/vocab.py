@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from .cache import atomic_write, cache_dir, cache_entry_ok, cache_key, write_checked
-from .corpus import load_sotu
+from .data.corpus import load_sotu
 from .tokenization import SPECIAL_TOKENS, WordPieceTokenizer, basic_tokenize
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bertlite import cli
-from bertlite.assemble import MARKER, assemble
+from bertlite.course import cli
+from bertlite.course.assemble import MARKER, assemble
 from bertlite.checks.hints import FIND_THE_BUG
-from bertlite.report import progress_report, progress_table, to_json, verify
+from bertlite.course.report import progress_report, progress_table, to_json, verify
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bertlite.corpus import Document, load_corpus, load_sotu, load_text_files, split_sentences
+from bertlite.data.corpus import Document, load_corpus, load_sotu, load_text_files, split_sentences
 from bertlite.vocab import corpus_tokenizer
 
 

@@ -5,8 +5,8 @@ contradicted pair."""
 
 import collections
 
-from bertlite.corpus import Document
-from bertlite.entailment import CONTRACTIONS, LABELS, entailment_task, flip_negation, lexical_rule, negation_site
+from bertlite.data.corpus import Document
+from bertlite.data.entailment import CONTRACTIONS, LABELS, entailment_task, flip_negation, lexical_rule, negation_site
 
 
 def flipped(sentence):

@@ -21,7 +21,7 @@ from bertlite import (
     from_pretrained,
 )
 from bertlite.export import fill_mask, hf_state_dict, save_pretrained
-from bertlite.loading import bertlite_to_hf_name, hf_to_bertlite_name
+from bertlite.hf_weights import bertlite_to_hf_name, hf_to_bertlite_name
 
 transformers = pytest.importorskip("transformers")
 from safetensors.torch import load_file, save_file
@@ -186,7 +186,7 @@ def test_fill_mask_matches_the_transformers_pipeline(tmp_path):
 
 
 def test_fill_mask_on_a_transformers_masked_lm_folder(tmp_path):
-    from bertlite.export import load_model
+    from bertlite.pretrained import load_model
 
     torch.manual_seed(2)
     config = transformers.BertConfig(vocab_size=len(VOCAB), hidden_size=32, num_hidden_layers=2,
@@ -234,7 +234,7 @@ def run_folder(tmp_path_factory):
     from test_cli import write_corpus
 
     from bertlite.pretraining import PretrainConfig
-    from bertlite.runs import run_pretraining
+    from bertlite.pretraining_runs import run_pretraining
 
     root = tmp_path_factory.mktemp("export_cli")
     with pytest.MonkeyPatch.context() as mp:
@@ -257,7 +257,7 @@ def test_cli_export_and_fill_mask(run_folder):
     assert r.returncode == 0, r.stderr
     assert "wrote BertForPreTraining" in r.stdout
     hf_model = transformers.AutoModelForMaskedLM.from_pretrained(root / "hf").eval()
-    from bertlite.checkpoints import load_pretrained
+    from bertlite.pretrained import load_pretrained
     model, tokenizer = load_pretrained(root / "run")
     enc = encode(tokenizer, "the river sees the [MASK] number 3.", None)
     assert (outputs(hf_model, enc)["logits"] - outputs(model, enc)["mlm_logits"]).abs().max() <= TOLERANCE

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from bertlite import BertConfig, BertModel, load_hf_state_dict
-from bertlite.finetuning import BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, load_encoder
+from bertlite.task_models import BertForMultipleChoice, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, load_encoder
 from bertlite.task_encoding import align_labels, best_span, encode_words, word_predictions
 
 transformers = pytest.importorskip("transformers")
@@ -211,7 +211,7 @@ def test_best_span_equals_brute_force():
 # --- the training loop's helpers ------------------------------------------------------------------
 
 def test_predict_trims_padding_without_changing_the_logits():
-    from bertlite.fine_tune import predict
+    from bertlite.task_training import predict
 
     ids, tt, am = inputs()
     ids = ids.masked_fill(am == 0, 0)
@@ -234,7 +234,7 @@ def test_predict_trims_padding_without_changing_the_logits():
 
 
 def test_fine_tune_learns_a_trivial_task_and_can_freeze_the_encoder():
-    from bertlite.fine_tune import fine_tune, predict
+    from bertlite.task_training import fine_tune, predict
 
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(5, KW["vocab_size"], (64, 8), generator=g)

@@ -12,8 +12,8 @@ import torch
 
 from bertlite import BertConfig, BertForPreTraining, BertModel, from_pretrained
 from bertlite import pretrained
-from bertlite.loading import check_weight_shapes
-from bertlite.task_data import read_squad, write_squad_sample
+from bertlite.hf_weights import check_weight_shapes
+from bertlite.data.task_data import read_squad, write_squad_sample
 
 transformers = pytest.importorskip("transformers")
 

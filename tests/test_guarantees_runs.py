@@ -21,7 +21,7 @@ import torch
 
 from bertlite import pretraining as pt
 from bertlite import checkpoints
-from bertlite import runs
+from bertlite import pretraining_runs as runs
 from bertlite import pretraining_data
 from bertlite.checkpoints import checkpoints_by_step, load_checkpoint
 
@@ -230,7 +230,7 @@ def test_a_truncated_latest_checkpoint_falls_back_to_the_one_before(setup):
     resumed = run(setup, "torn", steps=4, save_every=2, resume=True)
     model, history = resumed.model, resumed.history
     assert [m["step"] for m in history] == [1, 2, 3, 4]
-    model2, _ = checkpoints.load_pretrained(out)  # the resumed run rewrote checkpoint 4
+    model2, _ = pretrained.load_pretrained(out)  # the resumed run rewrote checkpoint 4
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model2.state_dict().values()))
 
 
@@ -245,7 +245,7 @@ def test_checkpoints_from_elsewhere_are_never_unpickled(setup, tmp_path):
     ckpt = out / "checkpoint-0000001.pt"
     torch.save({"model": Boom()}, ckpt)
     with pytest.raises(FileNotFoundError, match="no checkpoint-.*that loads"):
-        checkpoints.load_pretrained(out)
+        pretrained.load_pretrained(out)
     assert not (tmp_path / "pwned").exists()
     from bertlite.checkpoints import load_checkpoint as load
     with pytest.raises(ValueError, match="will not unpickle") as e:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bertlite import tokenization
-from bertlite.corpus import load_text_files
+from bertlite.data.corpus import load_text_files
 from bertlite.tokenization import SPECIAL_TOKENS, WordPieceTokenizer, _split_on_specials, basic_tokenize, load_vocab
 from bertlite.vocab import _sentencepiece_lines, cached_vocab, learn_vocab
 

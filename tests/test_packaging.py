@@ -63,7 +63,7 @@ def test_package_never_imports_transformers():
 
 
 def test_verify_without_transformers_says_how_to_install_it(monkeypatch, capsys):
-    from bertlite import verify
+    from bertlite.course import verify
 
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers now raises ImportError
     assert verify.main() == 1

@@ -13,7 +13,7 @@ from bertlite import checkpoints
 from bertlite import flops
 from bertlite import heads
 from bertlite import optim
-from bertlite import runs
+from bertlite import pretraining_runs as runs
 from bertlite import pretraining_data
 from bertlite.masking import IGNORE_INDEX
 from bertlite.nsp import PairExample
@@ -81,7 +81,7 @@ def test_dataset_holds_the_examples(env):
 
 
 def test_tokenize_documents_matches_the_tokenizer(env):
-    from bertlite.corpus import load_corpus
+    from bertlite.data.corpus import load_corpus
 
     docs = load_corpus(env["cfg"].corpus)[:2]
     tok = env["tokenizer"]
@@ -90,7 +90,7 @@ def test_tokenize_documents_matches_the_tokenizer(env):
 
 
 def test_cached_dataset_reuses_the_file(env, monkeypatch):
-    from bertlite.corpus import load_corpus
+    from bertlite.data.corpus import load_corpus
 
     docs = load_corpus(env["cfg"].corpus)
     files = sorted((env["root"] / "cache" / "data").glob("nsp-*.pt"))
@@ -104,7 +104,7 @@ def test_cached_dataset_reuses_the_file(env, monkeypatch):
 
 
 def test_split_held_out_keeps_pairs_out_of_training(env):
-    from bertlite.corpus import load_corpus
+    from bertlite.data.corpus import load_corpus
 
     full = pretraining_data.cached_dataset(load_corpus(env["cfg"].corpus), env["tokenizer"], env["cfg"].seq_len,
                              env["cfg"].seed, progress=False)
@@ -190,7 +190,7 @@ def test_checkpoint_round_trip(env):
     ckpt = torch.load(out / "checkpoint-0000002.pt", weights_only=True)  # plain data: loads safely
     assert ckpt["step"] == 2 and ckpt["config"]["steps"] == 2
     assert {"model", "optimizer", "scheduler", "rng"} <= set(ckpt)
-    loaded, loaded_tok = checkpoints.load_pretrained(out)
+    loaded, loaded_tok = pretrained.load_pretrained(out)
     assert loaded_tok.vocab == tok.vocab
     for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
@@ -255,7 +255,7 @@ def test_checkpoints_from_before_the_re_cut_still_load(env, tmp_path):
     ckpt["model"] = {k.replace(".output_dense.", ".output."): v for k, v in ckpt["model"].items()}
     assert any(".output.weight" in k for k in ckpt["model"])
     torch.save(ckpt, path)
-    loaded, _ = checkpoints.load_pretrained(out)
+    loaded, _ = pretrained.load_pretrained(out)
     for a, b in zip(result.model.state_dict().values(), loaded.state_dict().values()):
         assert torch.equal(a, b)
 

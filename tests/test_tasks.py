@@ -9,10 +9,10 @@ import tarfile
 import pytest
 import torch
 
-from bertlite import metrics
-from bertlite import task_data
-from bertlite.corpus import Document
-from bertlite.task_data import PUNCTUATION_LABELS, QAExample, RatedSentence, TextExample, cloze_qa_task, read_movie_reviews, read_squad, sentence_order_task, sentiment_task, split_examples, words_and_labels, write_squad_sample
+from bertlite import task_metrics as metrics
+from bertlite.data import task_data
+from bertlite.data.corpus import Document
+from bertlite.data.task_data import PUNCTUATION_LABELS, QAExample, RatedSentence, TextExample, cloze_qa_task, read_movie_reviews, read_squad, sentence_order_task, sentiment_task, split_examples, words_and_labels, write_squad_sample
 from bertlite.task_encoding import encode_qa
 
 # id, mean, sentence; and id, mean, sd, [ratings]: tab-separated, CRLF, as in hutto_ICWSM_2014
@@ -200,7 +200,7 @@ def test_metrics_by_hand():
 def test_course_corpus_keeps_every_scored_sentence_out(tmp_path, monkeypatch):
     """The course checkpoint's text: no sentiment dev/test sentence, no held-out address, the
     editorials grouped by article, and never mixed into a folder that holds other text."""
-    from bertlite import course_corpus
+    from bertlite.data import course_corpus
 
     rows = [(i, (-1) ** i * 2.0, f"Movie sentence number {i}.", [2] * 15) for i in range(1, 61)]
     other = {"hutto_ICWSM_2014/nytEditorialSnippets_GroundTruth.txt": "1_1\t0.1\tFirst of one.\r\n1_2\t0.1\tSecond of one.\r\n2_1\t0\tOnly of two.",

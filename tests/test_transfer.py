@@ -8,8 +8,9 @@ import string
 import pytest
 import torch
 
-from bertlite import BertConfig, BertModel, WordPieceTokenizer, transfer
-from bertlite.task_data import TextExample
+from bertlite import BertConfig, BertModel, WordPieceTokenizer
+from bertlite.course import transfer
+from bertlite.data.task_data import TextExample
 
 WORDS = ["good", "bad", "film", "plot", "great", "awful", "the", "a", "is", "was"]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + WORDS + list(string.ascii_lowercase)
@@ -76,7 +77,7 @@ def test_majority_accuracy_by_hand(small_world):
 # ---- the course checkpoint that ships with the repository ----
 
 course = pytest.mark.skipif(not (transfer.COURSE_CHECKPOINT / "config.json").is_file(),
-                            reason="checkpoints/course/ is not in this checkout")
+                            reason="reference_runs/course/ is not in this checkout")
 
 
 @course

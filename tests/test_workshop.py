@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from bertlite import cli, doctor, prepare, reset, task_data
+from bertlite.course import cli, doctor, prepare, reset
+from bertlite.data import task_data
 from bertlite.checkpoints import checkpoint_path
 from bertlite.pretraining import PretrainConfig
-from bertlite.runs import keep_in_cache, pretrained_dir
+from bertlite.pretraining_runs import keep_in_cache, pretrained_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,8 +123,8 @@ def test_prepare_then_the_lessons_run_offline(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.count("OK    ") == 4 and "the course now runs offline" in out
     block_downloads(monkeypatch)
-    from bertlite.runs import pretraining_pairs
-    from bertlite.transfer import labelled_sample
+    from bertlite.pretraining_runs import pretraining_pairs
+    from bertlite.course.transfer import labelled_sample
     from bertlite.vocab import corpus_tokenizer
 
     assert corpus_tokenizer().vocab_size == 8000  # lessons 01 to 10
@@ -326,7 +327,7 @@ def test_prepare_notebooks_runs_copies_and_changes_no_file(tmp_path):
 
 
 def test_the_switch_makes_a_lesson_import_your_own_package(tmp_path):
-    from bertlite.assemble import assemble
+    from bertlite.course.assemble import assemble
 
     code = next(iter(first_code_cells().values())).replace("USE_MY_BERTLITE = False", "USE_MY_BERTLITE = True")
     lessons = tmp_path / "lessons"

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cache import atomic_write, cache_dir, download, read_utf8
+from ..cache import atomic_write, cache_dir, download, read_utf8
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Lesson 10's command line: `assemble --verify`, the end-to-end proofs, run on your own package.
 
-Run as `python -m bertlite.verify` from the folder that holds the assembled bertlite/ (assemble
+Run as `python -m bertlite.course.verify` from the folder that holds the assembled bertlite/ (assemble
 does that), so `import bertlite` is yours. Each proof compares your package with transformers'
 reference implementation, the test-only dependency, or with an exact count:
 
@@ -75,7 +75,7 @@ def proof_pretraining_loss(transformers):
 
 
 def proof_tokenizer(transformers):
-    from bertlite.corpus import load_sotu
+    from bertlite.data.corpus import load_sotu
     from bertlite.vocab import corpus_tokenizer
 
     mine = corpus_tokenizer()

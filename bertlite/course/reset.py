@@ -14,9 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
-from .cache import atomic_write
+from ..cache import atomic_write
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BACKUP = ".backup-"  # in a backup's name; pytest and make_lessons.py skip such notebooks
 
 

