@@ -1,4 +1,4 @@
-"""Old import paths, kept working: a notebook saved before bertlite was split into three wings
+"""Course tool, for older notebooks: old import paths, kept working. A notebook saved before bertlite was split into three wings
 (the BERT, data/, course/) still runs, and so does a checkpoint that names an old module.
 
     import bertlite.finetuning        # works, warns once, and is bertlite.task_models itself
@@ -27,7 +27,6 @@ MOVED_NAMES = {  # (old module, name) -> the module that defines it now
     ("checkpoints", "load_pretrained"): "pretrained",
     ("checkpoints", "model_from_checkpoint"): "pretrained",
     ("export", "load_model"): "pretrained",
-    ("course.report", "assemble_main"): "course.assemble",
 }
 
 

@@ -2,19 +2,22 @@
 circular import, and every check passes bertlite's own reference implementation."""
 
 import ast
+import importlib
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 import bertlite.checks as checks
 from bertlite import (attention, checkpoints, embeddings, encoder, flops, masking, nsp, optim, sizing,
                       task_encoding, tokenization)
 from bertlite.checks import NotDoneYet
+from bertlite.checks.hints import exercises
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = ROOT / "bertlite" / "checks"
@@ -22,18 +25,18 @@ SUBMODULES = sorted(p.stem for p in CHECKS.glob("*.py") if p.name != "__init__.p
 SHARED = ("harness", "hints", "quiz")  # the machinery, the hints and the quizzes: not checks of a module
 CHECK_MODULES = [name for name in SUBMODULES if name not in SHARED]
 
-# Every check_* name notebooks could import before the re-cut: they must all stay importable.
+# Every check_* name a lesson calls.
 PUBLIC_CHECKS = [
-    "check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair",
+    "check_split_on_punctuation", "check_wordpiece", "check_truncate_pair",
     "check_bert_embeddings", "check_sinusoidal_positions",
     "check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads",
     "check_bert_layer", "check_bert_pooler", "check_bert_model",
     "check_mask_tokens", "check_mlm_loss",
     "check_pair_layout", "check_pick_other_document",
     "check_param_groups", "check_warmup_linear",
-    "check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token",
+    "check_embedding_parameters", "check_layer_parameters", 
     "check_align_labels", "check_best_span",
-    "check_flops_per_token", "check_sparse_mlm_loss", "check_atomic_save",
+    "check_flops_per_token", "check_atomic_save",
 ]
 
 
@@ -203,18 +206,8 @@ def mlm_loss(logits, labels):  # lesson 05's solution: the package computes this
     return -log_p.gather(-1, labels[keep][:, None]).mean()
 
 
-def training_flops_per_token(config, seq_len):  # lesson 08's solution: 6N + 12·L·T·H
-    return 6 * sizing.count_parameters(config, "pretraining") + 12 * config.num_hidden_layers * seq_len * config.hidden_size
-
-
-def sparse_mlm_loss(mlm_head, sequence_output, mlm_labels):  # lesson 10's solution (heads.py's sparse_mlm)
-    chosen = mlm_labels != masking.IGNORE_INDEX
-    return F.cross_entropy(mlm_head(sequence_output[chosen]), mlm_labels[chosen])
-
-
 REFERENCES = {
     "check_split_on_punctuation": (tokenization.split_on_punctuation,),
-    "check_basic_tokenize": (tokenization.basic_tokenize,),
     "check_wordpiece": (tokenization.wordpiece,),
     "check_truncate_pair": (tokenization.truncate_pair,),
     "check_pair_layout": (tokenization.pair_layout,),
@@ -233,11 +226,9 @@ REFERENCES = {
     "check_warmup_linear": (optim.warmup_linear,),
     "check_embedding_parameters": (sizing.embedding_parameters,),
     "check_layer_parameters": (sizing.layer_parameters,),
-    "check_training_flops_per_token": (training_flops_per_token,),
     "check_align_labels": (task_encoding.align_labels,),
     "check_best_span": (task_encoding.best_span,),
     "check_flops_per_token": (flops.flops_per_token,),
-    "check_sparse_mlm_loss": (sparse_mlm_loss,),
     "check_atomic_save": (checkpoints.atomic_save,),
 }
 
@@ -263,3 +254,47 @@ def test_a_stub_is_not_done_yet(name):
     with pytest.raises(NotDoneYet, match=r"is not written yet \(the cell's hint\)\. Fill in the exercise, "
                                          r"run its cell, then this check\."):
         getattr(checks, name)(*stubs)
+
+
+# --- each exercise's data: its lesson, its check, its hints, beside its MISTAKES --------------------
+
+def init_groups():
+    """{check name: lesson} from the "# lesson NN" comments in checks/__init__.py's __all__."""
+    groups, lesson = {}, None
+    for line in (CHECKS / "__init__.py").read_text().split("__all__ = [", 1)[1].splitlines():
+        m = re.match(r"\s*# lesson (\d\d)", line)
+        if m or line.strip().startswith("#"):
+            lesson = m.group(1) if m else None
+            continue
+        for name in re.findall(r'"(check_\w+)"', line):
+            groups[name] = lesson
+    return groups
+
+
+def test_every_check_module_holds_its_exercises_beside_their_mistakes():
+    from bertlite.checks.hints import CHECK_MODULES as WITH_EXERCISES
+
+    assert sorted(WITH_EXERCISES) == CHECK_MODULES
+    for name in CHECK_MODULES:
+        module = importlib.import_module(f"bertlite.checks.{name}")
+        assert set(module.EXERCISES) == set(module.MISTAKES), f"checks/{name}.py: EXERCISES and MISTAKES differ"
+        for exercise, entry in module.EXERCISES.items():
+            assert len(entry.hints) == 3 and callable(getattr(module, entry.check)), exercise
+
+
+def test_the_lesson_groups_of_checks_init_are_the_lessons_that_call_them():
+    lessons_of = {}
+    for exercise, entry in exercises().items():
+        lessons_of.setdefault(entry.check, set()).add(entry.lesson)
+    groups = init_groups()
+    assert set(groups) == set(lessons_of), "checks/__init__ exports exactly the checks of the exercises"
+    wrong = {name: (groups[name], sorted(lessons)) for name, lessons in lessons_of.items() if {groups[name]} != lessons}
+    assert not wrong, f"filed under the wrong lesson in checks/__init__.py (filed, taught): {wrong}"
+
+
+@pytest.mark.parametrize("exercise", sorted(exercises()))
+def test_each_exercise_is_checked_in_its_lesson(exercise):
+    entry = exercises()[exercise]
+    notebook = next((ROOT / "solutions").glob(f"{entry.lesson}_*.ipynb"))
+    code = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+    assert f"{entry.check}(" in code, f"{exercise}: lesson {entry.lesson} never calls {entry.check}"

@@ -105,3 +105,10 @@ def test_torchrun_two_cpu_processes(setup):
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [m["step"] for m in metrics] == [2, 4]  # only rank 0 logs
     assert torch.load(out / "checkpoint-0000004.pt", weights_only=True)["step"] == 4
+
+
+from bertlite.course import cli  # noqa: E402
+
+def test_the_cli_help_lists_the_workshop_commands():
+    text = cli.build_parser().format_help()
+    assert all(name in text for name in ("doctor", "prepare", "reset"))

@@ -320,7 +320,7 @@ def test_cli_export_of_a_run_keeps_its_records(run_folder):
 def test_a_stored_run_is_found_by_its_recipe_and_drawn_behind(run_folder, monkeypatch):
     """reference_run finds the stored run whose recipe is cfg's (where and how fast it ran do not
     count), and plot_metrics draws it behind the learner's curves."""
-    from bertlite import runs
+    from bertlite import pretraining_runs as runs
     from bertlite.checkpoints import read_metrics
     from bertlite.pretraining import PretrainConfig
 

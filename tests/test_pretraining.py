@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bertlite import pretraining as pt
-from bertlite import checkpoints
+from bertlite import checkpoints, pretrained
 from bertlite import flops
 from bertlite import heads
 from bertlite import optim

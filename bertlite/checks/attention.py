@@ -1,11 +1,9 @@
 """Checks for bertlite/attention.py (lesson 03: attention)."""
 
-import math
-
 import torch
 
 from .. import attention as ref
-from .harness import CheckFailed, call, compare, run_cases
+from .harness import CheckFailed, Exercise, call, compare, run_cases
 from .hints import first_hint
 
 __all__ = ["check_scaled_dot_product_attention", "check_padding_mask", "check_split_merge_heads",
@@ -33,6 +31,47 @@ def _attend(q, k, v, mask, scale, axis=-1):
     if mask is not None:
         scores = scores + mask
     return scores.softmax(dim=axis) @ v
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "scaled_dot_product_attention": Exercise(lesson="03", check="check_scaled_dot_product_attention", hints=(
+        "Scores are dot products of queries with keys, scaled by 1/√d_k; a softmax over the keys turns "
+        "them into weights; the output is the weighted average of the values.",
+        "1) scores = q times k transposed (the last two axes), divided by √d where d is the query size. "
+        "2) add the mask if there is one. 3) softmax over the key axis (the last). 4) in training, dropout "
+        "on the weights with probability dropout_p. 5) weights times v.",
+        "scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]); + mask; .softmax(-1); "
+        "F.dropout(weights, dropout_p) if dropout_p > 0; return weights @ v",
+    )),
+    "padding_mask": Exercise(lesson="03", check="check_padding_mask", hints=(
+        "Attention adds the mask to the scores before the softmax: 0 where a key may be looked at, the most "
+        "negative float where it may not. Its shape must broadcast over heads and query positions.",
+        "Turn the (B, T) mask of 1s and 0s into (B, 1, 1, T), convert it to the scores' dtype, then map "
+        "1 -> 0 and 0 -> the most negative finite number of that dtype.",
+        "(1 - attention_mask[:, None, None, :].to(dtype)) times torch.finfo(dtype).min",
+    )),
+    "attention_weights": Exercise(lesson="03", check="check_attention_weights", find_the_bug=True, hints=(  # find the bug
+        "Compare the symptom with section 2's plot: which step keeps the scores at unit scale whatever d_k is?",
+        "The scores q·kᵀ have variance d_k. Before the softmax they must be divided by √d_k, the size of one "
+        "query (q.shape[-1]); the mask is added after the scaling.",
+        "scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]); add the mask; softmax over the last axis",
+    )),
+    "split_heads": Exercise(lesson="03", check="check_split_merge_heads", hints=(
+        "The H features of each position are heads × (H / heads) features side by side; give each head its "
+        "own axis, in front of the positions.",
+        "Read the shape (B, T, H). View the tensor as (B, T, heads, H / heads), then swap the T and heads axes.",
+        "x.view(B, T, num_heads, H // num_heads).transpose(1, 2)",
+    )),
+    "merge_heads": Exercise(lesson="03", check="check_split_merge_heads", hints=(
+        "The inverse of split_heads: put the heads' features side by side again.",
+        "Read the shape (B, heads, T, d). Swap the heads and T axes back, then flatten the last two axes into "
+        "heads · d (reshape: after a transpose the memory is no longer contiguous).",
+        "x.transpose(1, 2).reshape(B, T, h * d)",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code: a failing check names the one the learner's output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from .harness import CheckFailed, call, where_in_learner_code
+from .harness import CheckFailed, Exercise, call, where_in_learner_code
 from .hints import first_hint
 
 __all__ = ["check_atomic_save", "MISTAKES"]
@@ -38,6 +38,19 @@ def _tmp_left_renamed_first(obj, path):
     if Path(path).exists():
         Path(path).replace(tmp)  # the old file moved away first: a crash now leaves nothing at path
     torch.save(obj, path)
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "atomic_save": Exercise(lesson="10", check="check_atomic_save", hints=(
+        "Never write over the only good copy: write a new file beside it, then swap it in, in one step.",
+        "bertlite.cache.atomic_write(path, content) does the temporary file, the flush and the rename; it "
+        "accepts a function that writes to the temporary path it is given.",
+        "return atomic_write(path, lambda tmp: torch.save(obj, tmp))",
+    )),
+}
 
 
 # The common mistakes of the exercise, as code (see checks/attention.py).

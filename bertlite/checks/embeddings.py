@@ -6,7 +6,7 @@ import torch
 
 from .. import embeddings as ref
 from ..config import BertConfig
-from .harness import call, copy_weights, run_cases, variant
+from .harness import Exercise, call, copy_weights, run_cases, variant
 from .hints import first_hint
 
 __all__ = ["check_bert_embeddings", "check_sinusoidal_positions", "MISTAKES"]
@@ -30,6 +30,29 @@ def _sinusoid(num_positions, dim, first=0, exponent=2, swap=False):
     table = torch.zeros(num_positions, dim)
     table[:, 0::2], table[:, 1::2] = (torch.cos(p * w), torch.sin(p * w)) if swap else (torch.sin(p * w), torch.cos(p * w))
     return table
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "BertEmbeddings": Exercise(lesson="02", check="check_bert_embeddings", hints=(
+        "Each token's vector is the sum of three lookups: what the token is, which segment it is in, and "
+        "where it is. Then normalise, then (in training) drop out.",
+        "Default the segments to all zeros when they are not given. Look up the word, segment and position "
+        "(0 .. T-1, the same for every sequence) embeddings, add them, apply the LayerNorm, then dropout.",
+        "positions = torch.arange(T, device=...); x = word(ids) + token_type(types) + position(positions); "
+        "return self.dropout(self.LayerNorm(x))",
+    )),
+    "sinusoidal_positions": Exercise(lesson="02", check="check_sinusoidal_positions", hints=(
+        "Each pair of columns is a sine and a cosine of the position at one frequency; the frequencies fall "
+        "geometrically from 1 to 1/10000 across the columns.",
+        "Make a column of positions (P, 1) and a row of dim/2 frequencies 10000^(-2i/dim). Their product is "
+        "the angle table (P, dim/2). Even columns get its sine, odd columns its cosine.",
+        "freqs = 10000 ** (-torch.arange(0, dim, 2) / dim); angles = positions[:, None] * freqs; "
+        "table[:, 0::2] = sin(angles); table[:, 1::2] = cos(angles)",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).

@@ -9,7 +9,7 @@ import torch
 from .. import encoder as ref
 from ..attention import padding_mask
 from ..config import BertConfig
-from .harness import CheckFailed, call, copy_weights, run_cases, variant
+from .harness import CheckFailed, Exercise, call, copy_weights, run_cases, variant
 from .hints import first_hint
 
 __all__ = ["check_bert_layer", "check_bert_pooler", "check_bert_model", "MISTAKES"]
@@ -43,6 +43,32 @@ def _model(mask_of, with_types=True):
             x = layer(x, mask)
         return x, self.pooler(x)
     return forward
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "BertLayer": Exercise(lesson="04", check="check_bert_layer", hints=(
+        "Post-LN: each sublayer's output, after dropout, is added to its input, and the sum is normalised.",
+        "Two lines, the same pattern twice: first with the attention (it takes the mask) and attention_norm, "
+        "then with feed_forward and output_norm. Dropout goes on the sublayer's output, before the add.",
+        "x = attention_norm(x + dropout(attention(x, mask))); return output_norm(x + dropout(feed_forward(x)))",
+    )),
+    "BertPooler": Exercise(lesson="04", check="check_bert_pooler", hints=(
+        "The sentence vector is the first position's ([CLS]) final state, through one dense layer and a tanh.",
+        "Take position 0 of every sequence (a (B, H) tensor), apply self.dense, then torch.tanh.",
+        "torch.tanh(self.dense(sequence_output[:, 0]))",
+    )),
+    "BertModel": Exercise(lesson="04", check="check_bert_model", hints=(
+        "Embeddings, then every layer in order with the same additive mask, then the pooler on the result.",
+        "Embed the ids and segments. Turn attention_mask into lesson 03's additive mask (None when no mask "
+        "is given). Run each layer on the running tensor. Apply final_norm if the model has one (pre-LN). "
+        "Return the sequence output and the pooled output.",
+        "x = self.embeddings(ids, types); mask = padding_mask(attention_mask, x.dtype) if given else None; "
+        "for layer in self.layers: x = layer(x, mask); ...; return x, self.pooler(x)",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py): forward(self, ...) of

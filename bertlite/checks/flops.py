@@ -8,7 +8,7 @@ import torch
 from ..config import BertConfig
 from ..heads import BertForPreTraining
 from ..masking import IGNORE_INDEX
-from .harness import CheckFailed, call
+from .harness import CheckFailed, Exercise, call
 from .hints import first_hint
 
 __all__ = ["check_flops_per_token", "counted_flops_per_token", "MISTAKES"]
@@ -18,6 +18,20 @@ def _flops(config, seq_len, mlm_fraction=1.0, per_weight=6, attention=True, frac
     H, L, I, V = config.hidden_size, config.num_hidden_layers, config.intermediate_size, config.vocab_size
     head = (mlm_fraction if fraction else 1.0) * (H * H + V * H)
     return per_weight * (L * (4 * H * H + 2 * H * I) + head) + (12 * L * seq_len * H if attention else 0)
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "flops_per_token": Exercise(lesson="08", check="check_flops_per_token", hints=(
+        "Training costs 6 FLOPs per weight per token that passes through it (2 forward, 4 backward), plus "
+        "the attention products, which have no weights.",
+        "Weights a token meets: each layer's 4H² + 2HI, and the MLM head's H² + VH, but only at mlm_fraction "
+        "of the positions. Multiply by 6. Add QKᵀ and AV: 12 · L · seq_len · H per token.",
+        "6 * (L * (4 * H * H + 2 * H * I) + mlm_fraction * (H * H + V * H)) + 12 * L * seq_len * H",
+    )),
+}
 
 
 # The common mistakes of the exercise, as code (see checks/attention.py).

@@ -6,10 +6,20 @@ NotImplementedError of an exercise's unfinished stub into NotDoneYet. The check 
 from here, never from the package's __init__, so importing any of them in any order works.
 """
 
+from typing import NamedTuple
+
 import torch
 
-__all__ = ["CheckFailed", "NotDoneYet", "call", "describe", "compare", "copy_weights", "recognise", "run_cases", "shapes", "variant"]
+__all__ = ["CheckFailed", "Exercise", "NotDoneYet", "call", "describe", "compare", "copy_weights", "recognise", "run_cases", "shapes", "variant"]
 
+
+class Exercise(NamedTuple):
+    """One exercise, as data beside its MISTAKES: the lesson that teaches it ("03"), the check its
+    notebook calls, and its hints in three tiers (the idea, the steps, nearly the code)."""
+    lesson: str
+    check: str
+    hints: tuple
+    find_the_bug: bool = False  # the lesson hands out broken code to fix, not a stub to fill in
 
 class CheckFailed(AssertionError):
     """An exercise's output differs from the reference."""

@@ -10,10 +10,10 @@ from ..config import BertConfig
 from ..heads import BertLMPredictionHead
 from ..heads import masked_positions as reference_masked_positions
 from ..masking import IGNORE_INDEX
-from .harness import CheckFailed, call, compare, run_cases
+from .harness import CheckFailed, Exercise, call, compare, run_cases
 from .hints import first_hint
 
-__all__ = ["check_mlm_loss", "check_sparse_mlm_loss", "check_mlm_head", "check_pretraining_loss", "MISTAKES"]
+__all__ = ["check_mlm_loss", "check_mlm_head", "check_pretraining_loss", "MISTAKES"]
 
 
 def _per_position(logits, labels):
@@ -45,6 +45,40 @@ def _tied_without_bias(H, V, embeddings):
     decoder = torch.nn.Linear(H, V, bias=False)
     decoder.weight = embeddings.weight
     return decoder
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "pretraining_loss": Exercise(lesson="07", check="check_pretraining_loss", hints=(
+        "One number for both tasks: the masked-LM loss plus the next-sentence loss.",
+        "The MLM part is a cross-entropy over the vocabulary, averaged over the positions whose label is not "
+        "-100 only; the NSP part is a two-way cross-entropy averaged over the pairs. Add them.",
+        "F.cross_entropy(mlm_logits.reshape(-1, V), mlm_labels.reshape(-1), ignore_index=-100) + "
+        "F.cross_entropy(nsp_logits, nsp_labels)",
+    )),
+    "BertLMPredictionHead": Exercise(lesson="05", check="check_mlm_head", hints=(
+        "The decoder turns a vector back into a score per vocabulary entry; BERT uses the input embedding "
+        "matrix for it, the same tensor, read the other way.",
+        "Make the decoder an nn.Linear(H, V): it brings its own bias of V. Then replace its weight by the "
+        "word-embedding weight itself (an assignment of the Parameter, not a copy of its values).",
+        "self.decoder = nn.Linear(H, V); self.decoder.weight = word_embeddings.weight",
+    )),
+    "mlm_loss": Exercise(lesson="05", check="check_mlm_loss", hints=(
+        "Cross-entropy averaged over the chosen positions only: the -100 labels are left out entirely.",
+        "Keep the positions whose label is not -100. For those rows of logits, compute log-softmax over the "
+        "vocabulary, pick the log-probability of each label, and return minus their mean.",
+        "keep = labels != -100; z = logits[keep]; log_p = z - torch.logsumexp(z, -1, keepdim=True); "
+        "return -log_p.gather(-1, labels[keep][:, None]).mean()",
+    )),
+    "masked_positions": Exercise(lesson="10", check="check_masked_positions", hints=(
+        "Only the positions with a label are worth decoding: select them before the decoder.",
+        "The chosen positions are where mlm_labels is not IGNORE_INDEX, a (B, T) boolean mask. Indexing the "
+        "(B, T, H) states and the (B, T) labels with it gives (N, H) and (N,).",
+        "chosen = mlm_labels != IGNORE_INDEX; return sequence_output[chosen], mlm_labels[chosen]",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).
@@ -152,36 +186,6 @@ def check_mlm_loss(mlm_loss):
 
 def _dense_mlm_loss(mlm_head, sequence_output, mlm_labels):
     return _reference_mlm_loss(mlm_head(sequence_output), mlm_labels)  # the head at every position
-
-
-def check_sparse_mlm_loss(sparse_mlm_loss):
-    g = torch.Generator().manual_seed(0)
-    config = BertConfig.from_preset("tiny", vocab_size=50)
-    head = BertLMPredictionHead(config, torch.nn.Embedding(50, config.hidden_size)).eval()
-    cases = []
-    for description, B, T, p in (("15% of 2 x 16 positions", 2, 16, 0.15),
-                                 ("every position", 3, 5, 1.0), ("40% of 4 x 32", 4, 32, 0.4)):
-        h = torch.randn(B, T, config.hidden_size, generator=g)
-        ids = torch.randint(50, (B, T), generator=g)
-        chosen = torch.rand(B, T, generator=g) < p
-        chosen[0, 1] = True  # at least one
-        cases.append((description, (head, h, torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX)))))
-    h = torch.randn(2, 8, config.hidden_size, generator=g)
-    one = torch.full((2, 8), IGNORE_INDEX)
-    one[1, 5] = 7
-    cases.append(("a single labelled position", (head, h, one)))
-    for description, args in cases:
-        got = call("sparse_mlm_loss", sparse_mlm_loss, *args)
-        with torch.no_grad():
-            expected = _dense_mlm_loss(*args)
-        problem = compare(got.detach() if isinstance(got, torch.Tensor) else got, expected, "the loss", atol=1e-4)
-        if problem:
-            raise CheckFailed(
-                f"✗ sparse_mlm_loss, case «{description}»: {problem} (the dense loss, over all "
-                f"positions with ignore_index=-100).\n  hint: chosen = mlm_labels != -100; gather "
-                f"sequence_output[chosen] (N, H) and mlm_labels[chosen] (N,), then the head and "
-                f"the mean cross-entropy over those N rows.")
-    print(f"✓ sparse_mlm_loss: all {len(cases)} cases equal the dense loss.")
 
 
 def check_masked_positions(masked_positions):

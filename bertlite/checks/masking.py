@@ -6,7 +6,7 @@ import torch
 
 from .. import masking as ref
 from ..masking import IGNORE_INDEX
-from .harness import CheckFailed, call
+from .harness import CheckFailed, Exercise, call
 from .hints import first_hint
 
 __all__ = ["check_mask_tokens", "check_choose_for_masking", "MISTAKES"]
@@ -39,6 +39,30 @@ def _specials_too(input_ids, special_tokens_mask, vocab_size, mask_token_id, mlm
                   generator=None, max_predictions=None):
     return ref.mask_tokens(input_ids, torch.zeros_like(special_tokens_mask), vocab_size, mask_token_id,
                            mlm_probability, generator, max_predictions)
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "choose_for_masking": Exercise(lesson="05", check="check_choose_for_masking", find_the_bug=True, hints=(  # find the bug
+        "Which tokens may never be predicted? Look at what the function receives and never uses.",
+        "A position may be chosen only if its uniform draw is below p and it is not a special token "
+        "([CLS], [SEP], [PAD]): combine the two conditions.",
+        "(torch.rand(input_ids.shape, generator=generator) < p) & ~special_tokens_mask",
+    )),
+    "mask_tokens": Exercise(lesson="05", check="check_mask_tokens", hints=(
+        "Choose about 15% of the real tokens to predict. Of those, 80% become [MASK], 10% a random token, "
+        "10% stay. Labels hold the original id at chosen positions and -100 everywhere else.",
+        "1) chosen: uniform draws below mlm_probability, never on special tokens. 2) a sequence that chose "
+        "nothing gets one real token, at random. 3) labels = the ids where chosen, else -100. 4) a second "
+        "draw per position splits the chosen: below 0.8 -> [MASK]; 0.8 to 0.9 -> a random id drawn for "
+        "that position; the rest unchanged. Pass `generator` to every draw.",
+        "chosen = (torch.rand(shape, generator=g) < p) & ~special; labels = torch.where(chosen, ids, -100); "
+        "u = torch.rand(shape, generator=g); masked = where(chosen & (u < 0.8), mask_id, ids); "
+        "rnd = chosen & (u >= 0.8) & (u < 0.9); masked[rnd] = torch.randint(vocab_size, (n,), generator=g)",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).

@@ -6,7 +6,7 @@ from collections import Counter
 import torch
 
 from ..nsp import pick_other_document
-from .harness import CheckFailed, call, run_cases
+from .harness import CheckFailed, Exercise, call, run_cases
 from .hints import first_hint
 
 __all__ = ["check_pick_other_document", "check_nsp_loss", "check_nsp_pairs", "MISTAKES"]
@@ -29,6 +29,33 @@ def _pairs(documents, rng, rule):
                 pick_other_document(len(documents), d, rng)
             pairs.append((doc[i], rng.choice(documents[other]), 0 if rule == "flipped" else 1))
     return pairs
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "nsp_pairs": Exercise(lesson="06", check="check_nsp_pairs", hints=(
+        "For every sentence that has a next one, flip a fair coin: heads, B is that next sentence (IsNext, "
+        "0); tails, B is a sentence from another document (NotNext, 1).",
+        "Loop over the documents and over each sentence i but the last. Draw rng.random() < 0.5 for every pair. "
+        "IsNext: (doc[i], doc[i + 1], 0). NotNext: pick the other document with pick_other_document, then a "
+        "sentence of it with rng.choice, and label 1.",
+        "other = documents[pick_other_document(len(documents), d, rng)]; pairs.append((doc[i], rng.choice(other), 1))",
+    )),
+    "nsp_loss": Exercise(lesson="06", check="check_nsp_loss", find_the_bug=True, hints=(  # find the bug
+        "Which label does the loss skip, and which label do half the pairs carry?",
+        "ignore_index tells cross_entropy to leave out every position whose label equals it. -100 is the "
+        "convention for 'nothing to predict'; 0 is IsNext, a real label. Here nothing should be ignored.",
+        "return F.cross_entropy(nsp_logits, nsp_labels)",
+    )),
+    "pick_other_document": Exercise(lesson="06", check="check_pick_other_document", hints=(
+        "Every document except the current one must be equally likely, in one draw.",
+        "Draw uniformly from n - 1 indices; indices from the current one upward move up by one, so the "
+        "current index can never come out.",
+        "other = rng.randrange(n_documents - 1); return other + 1 if other >= current else other",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).

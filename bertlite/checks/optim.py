@@ -6,7 +6,7 @@ from torch import nn
 from .. import optim as ref
 from ..config import BertConfig
 from ..heads import BertForPreTraining
-from .harness import CheckFailed, call, run_cases
+from .harness import CheckFailed, Exercise, call, run_cases
 from .hints import first_hint
 
 __all__ = ["check_param_groups", "check_warmup_linear", "MISTAKES"]
@@ -23,6 +23,27 @@ def _groups(model, weight_decay, rule):
         left_out = bias if rule == "biases only" else norm if rule == "norms only" else bias or norm
         (no_decay if left_out else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "param_groups": Exercise(lesson="07", check="check_param_groups", hints=(
+        "Weight decay shrinks weights towards 0; biases and LayerNorm parameters are left out of it.",
+        "Collect the parameters that belong to LayerNorm modules. Then go over the named parameters (skip "
+        "frozen ones): a bias or a LayerNorm parameter goes to the no-decay group, every other to decay.",
+        "no_decay_ids = {id(p) for m in model.modules() if isinstance(m, nn.LayerNorm) for p in "
+        "m.parameters(recurse=False)}; then split model.named_parameters() on name.endswith('bias') or id(p)",
+    )),
+    "warmup_linear": Exercise(lesson="07", check="check_warmup_linear", hints=(
+        "The learning rate multiplier climbs linearly from 0 to 1 during the warm-up, then falls linearly "
+        "to 0 at the last step, and never below 0.",
+        "Before warmup_steps: step / warmup_steps. After: the fraction of the decay steps still left, "
+        "(total - step) / (total - warmup), clipped at 0. Guard both denominators against 0.",
+        "if step < warmup: return step / max(1, warmup); return max(0.0, (total - step) / max(1, total - warmup))",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).

@@ -12,7 +12,7 @@ from ..config import BertConfig
 from ..heads import BertForPreTraining
 from ..masking import IGNORE_INDEX
 from ..optim import make_optimizer
-from .harness import CheckFailed, call, compare, where_in_learner_code
+from .harness import CheckFailed, Exercise, call, compare, where_in_learner_code
 from .hints import first_hint
 
 __all__ = ["check_training_step", "MISTAKES"]
@@ -35,6 +35,22 @@ def _step(zero_grad=True, clip=True, schedule=True, zero_first=False):
             optimizer.zero_grad(set_to_none=True)
         return o
     return training_step
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "training_step": Exercise(lesson="07", check="check_training_step", hints=(
+        "Forward (given), then: backward, clip the gradient, step the optimizer, step the schedule, "
+        "and clear the gradients for the next step.",
+        "The loss goes backward through the scaler (scaler.scale(loss).backward()); unscale the gradients "
+        "(scaler.unscale_(optimizer)) before clipping their total norm to 1.0; scaler.step(optimizer) and "
+        "scaler.update() apply them; scheduler.step() moves the learning rate; optimizer.zero_grad() last.",
+        "scaler.scale(o.loss).backward(); scaler.unscale_(optimizer); clip_grad_norm_(model.parameters(), 1.0); "
+        "scaler.step(optimizer); scaler.update(); scheduler.step(); optimizer.zero_grad(set_to_none=True)",
+    )),
+}
 
 
 # The common mistakes of the exercise, as code (see checks/attention.py).

@@ -1,20 +1,17 @@
-"""Checks for bertlite/sizing.py (lesson 08: counting parameters and FLOPs).
+"""Checks for bertlite/sizing.py (lesson 08: counting parameters).
 
 The references are independent of the formulas: the counts come from building the real
 modules and summing p.numel()."""
 
 import random
 
-import torch
-
 from ..config import BertConfig
 from ..embeddings import BertEmbeddings
 from ..encoder import BertLayer
-from ..heads import BertForPreTraining
-from .harness import run_cases
+from .harness import Exercise, run_cases
 from .hints import first_hint
 
-__all__ = ["check_embedding_parameters", "check_layer_parameters", "check_training_flops_per_token", "MISTAKES"]
+__all__ = ["check_embedding_parameters", "check_layer_parameters", "MISTAKES"]
 
 
 def numel(module):
@@ -41,14 +38,6 @@ def real_count(module_class):
     return count
 
 
-def six_n_plus_attention(config, seq_len):
-    """Lesson 08's estimate of the training FLOPs per token: 6 per parameter of
-    BertForPreTraining (its count from building the real model), plus 12·L·T·H for attention."""
-    with torch.device("meta"):  # shapes only: BERT-Base costs nothing
-        n = numel(BertForPreTraining(config))
-    return 6 * n + 12 * config.num_hidden_layers * seq_len * config.hidden_size
-
-
 def _embedding(c, rows=None, norm=2):
     H = c.hidden_size
     rows = c.vocab_size + c.max_position_embeddings + c.type_vocab_size if rows is None else rows
@@ -59,6 +48,25 @@ def _layer(c, biases=True, I=None, norms=2):
     H, I = c.hidden_size, c.intermediate_size if I is None else I
     b = 1 if biases else 0
     return 4 * (H * H + b * H) + (H * I + b * I) + (I * H + b * H) + norms * 2 * H
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "embedding_parameters": Exercise(lesson="08", check="check_embedding_parameters", hints=(
+        "Three tables with one H-vector per row, and one LayerNorm.",
+        "Rows: vocab_size + max_position_embeddings + type_vocab_size, each of H numbers. A LayerNorm has a "
+        "weight and a bias of H each.",
+        "(V + P + S) * H + 2 * H",
+    )),
+    "layer_parameters": Exercise(lesson="08", check="check_layer_parameters", hints=(
+        "Count the weights and biases of every Linear in the block, and the two LayerNorms.",
+        "A Linear(n_in, n_out) has n_in·n_out weights and n_out biases. The block has four H -> H Linears "
+        "(query, key, value, dense), one H -> I, one I -> H, and two LayerNorms of 2H each.",
+        "4 * (H * H + H) + (H * I + I) + (I * H + H) + 2 * (2 * H)",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).
@@ -90,8 +98,3 @@ def check_layer_parameters(layer_parameters):
               hint=first_hint("layer_parameters"), mistakes=MISTAKES["layer_parameters"])
 
 
-def check_training_flops_per_token(training_flops_per_token):
-    cases = [(f"{d}, seq_len={T}", (c, T)) for (d, c), T in zip(random_configs(6, seed=2), [128, 512, 1, 64, 200, 7, 33, 300])]
-    run_cases("training_flops_per_token", training_flops_per_token, six_n_plus_attention, cases,
-              hint="6 · count_parameters(config, 'pretraining') + 12 · L · seq_len · H: the attention term "
-                   "has two products (scores and weighted values), 2·T·H FLOPs each per token and layer, ×3 for training.")

@@ -3,7 +3,7 @@
 import torch
 
 from .. import task_encoding as ref
-from .harness import run_cases
+from .harness import Exercise, run_cases
 from .hints import first_hint
 
 __all__ = ["check_align_labels", "check_best_span", "MISTAKES"]
@@ -33,6 +33,29 @@ def _span(start, end, context, max_answer_length=30, rule=""):
     valid = (e >= s) & (e - s < max_answer_length) if rule == "no context" else valid
     flat = (start[:, None] + end[None, :]).masked_fill(~valid, float("-inf")).argmax()
     return int(flat // T), int(flat % T)
+
+
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "align_labels": Exercise(lesson="09", check="check_align_labels", hints=(
+        "A word's label goes on its first sub-token; every other token (continuations, [CLS], [SEP], "
+        "padding) gets ignore_index.",
+        "Walk the tokens, remembering the previous token's word id. A token starts a word when its word id "
+        "is not None and differs from the previous one: give it word_labels[word id]. Otherwise ignore_index.",
+        "for w in word_ids: labels.append(ignore_index if w is None or w == previous else word_labels[w]); "
+        "previous = w",
+    )),
+    "best_span": Exercise(lesson="09", check="check_best_span", hints=(
+        "Score every (start, end) pair as start score + end score, rule out the invalid pairs, and take the best.",
+        "Build the (T, T) table of start[s] + end[e]. A pair is valid when e >= s, the span is at most "
+        "max_answer_length tokens, and both ends are context tokens. Set the others to -inf, take the argmax "
+        "and turn its flat index back into (s, e). An empty context is an error.",
+        "scores = start[:, None] + end[None, :]; valid = (e >= s) & (e - s < max_len) & ctx[:, None] & "
+        "ctx[None, :]; flat = scores.masked_fill(~valid, -inf).argmax(); return divmod(flat, T)",
+    )),
+}
 
 
 # The common mistakes of each exercise, as code (see checks/attention.py).

@@ -4,10 +4,10 @@ sentence pair (lesson 06)."""
 import random
 
 from .. import tokenization as ref
-from .harness import run_cases
+from .harness import Exercise, run_cases
 from .hints import first_hint
 
-__all__ = ["check_split_on_punctuation", "check_basic_tokenize", "check_wordpiece", "check_truncate_pair",
+__all__ = ["check_split_on_punctuation", "check_wordpiece", "check_truncate_pair",
            "check_pair_layout", "MISTAKES"]
 
 def _split(word, keep_punctuation=True, glue=False, empty=False):
@@ -55,6 +55,44 @@ def _truncate(a, b, budget, rule):
     return a, b
 
 
+# Each exercise this module checks: the lesson that teaches it, the check its notebook calls,
+# and its hints in three tiers (1: the idea, 2: the steps, 3: nearly the code), which hints.py
+# hands out one at a time. A find-the-bug exercise hands the learner broken code to fix.
+EXERCISES = {
+    "split_on_punctuation": Exercise(lesson="01", check="check_split_on_punctuation", hints=(
+        "A punctuation character is always a piece of its own; the letters between two of them form one piece.",
+        "Walk the characters, building the current piece. At a punctuation character: close the current "
+        "piece (if it is not empty), then add the character as a piece. At the end, close the last piece.",
+        "pieces, current = [], ''; for each ch: if is_punctuation(ch): flush current if non-empty, append ch, "
+        "reset current; else current += ch. Flush once more after the loop.",
+    )),
+    "wordpiece": Exercise(lesson="01", check="check_wordpiece", hints=(
+        "Greedy: from where you are in the word, take the longest piece the vocabulary knows, then go on "
+        "from its end. A word that cannot be covered completely is one [UNK].",
+        "start = 0. While start < len(word): try end = len(word), len(word) - 1, ... down to start + 1; the "
+        "piece is word[start:end], with '##' in front unless start == 0; stop at the first that is in vocab. "
+        "If none is, return [unk_token]. Otherwise keep the piece and set start = end.",
+        "two nested while loops: the outer moves start, the inner shrinks end; piece = word[start:end] if "
+        "start == 0 else '##' + word[start:end]; 'end == start' after the inner loop means no match.",
+    )),
+    "truncate_pair": Exercise(lesson="01", check="check_truncate_pair", hints=(
+        "Cut one token at a time from the end of whichever side is longer, until the pair fits.",
+        "While len(a) + len(b) > budget: remove the last token of the longer list. On a tie, remove from a, "
+        "unless a was the longer one when you started (then from b; the docstring says why). b may be "
+        "None: then only a is cut.",
+        "while len(a) + len(b or []) > budget: if b is None or len(a) > len(b) or (tie and not "
+        "a_was_longer): a.pop() else: b.pop()",
+    )),
+    "pair_layout": Exercise(lesson="06", check="check_pair_layout", hints=(
+        "[CLS] A [SEP] is segment 0; B [SEP], when there is a B, is segment 1.",
+        "Start with [CLS], the ids of a and [SEP], all of type 0. If b is not None, append b's ids and "
+        "another [SEP], all of type 1.",
+        "ids = [cls] + list(a) + [sep]; types = [0] * len(ids); if b is not None: ids += list(b) + [sep]; "
+        "types += [1] * (len(b) + 1)",
+    )),
+}
+
+
 # The common mistakes of each exercise, as code (see checks/attention.py).
 MISTAKES = {
     "split_on_punctuation": {
@@ -100,18 +138,6 @@ def check_split_on_punctuation(split_on_punctuation):
     run_cases(
         "split_on_punctuation", split_on_punctuation, ref.split_on_punctuation, cases,
         hint=first_hint("split_on_punctuation"), mistakes=MISTAKES["split_on_punctuation"],
-    )
-
-
-def check_basic_tokenize(basic_tokenize):
-    rng = random.Random(0)
-    alphabet = "abcXYZ éü!?,.'-中 \t\n"
-    cases = [(repr(t), (t,)) for t in EDGE_TEXTS]
-    cases += [(f"random text {i}", ("".join(rng.choice(alphabet) for _ in range(30)),)) for i in range(20)]
-    run_cases(
-        "basic_tokenize", basic_tokenize, ref.basic_tokenize, cases,
-        hint="order matters: clean and space out CJK first, then split on white space, then "
-             "lower-case and strip accents each word, then split it on punctuation.",
     )
 
 

@@ -1,4 +1,4 @@
-"""Lesson 10's command line: `python -m bertlite assemble`, your notebooks become your own bertlite.
+"""Course tool, for the learner: `python -m bertlite assemble`, your notebooks become your own bertlite (lesson 10).
 
 Every definition you wrote in a cell headed `# bertlite/<module>.py` is put in place of the
 reference's definition of the same name, in a complete copy of the package written to
@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,3 +243,33 @@ def summary(manifest):
             if "lesson" in entry or entry["from"] == "yours":
                 out[entry["from"]].append(f"{module}.{name}")
     return out
+
+
+def main(lessons="lessons", out="mine", as_json=False, who=None, timeout=60.0, prove=False):
+    """`python -m bertlite assemble`: write the package, then check every exercise on it."""
+    from .report import STATUSES, line, progress_report, to_json, verify  # report reads this module: import it late
+
+    manifest, reading = assemble(lessons, out)
+    pieces = summary(manifest)
+    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if as_json else print
+    say(f"wrote {Path(out) / 'bertlite'}/: {len(pieces['yours'])} of your definitions in place of the reference's, "
+        f"{len(pieces['reference'])} kept from the reference. Your notebooks were only read.")
+    for pr in reading.problems:
+        where = f"{pr['lesson']}" + (f", cell {pr['cell']}" if pr["cell"] is not None else "")
+        say(f"! {where}: {pr['message']} (the reference is used for it)")
+    exercises = progress_report(lessons, out, reading, timeout, report=None if as_json else lambda e: say(line(e)))
+    counts = {s: sum(e.status == s for e in exercises) for s in STATUSES}
+    say(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(exercises)} exercises. "
+        f"Use it from its folder: cd {out} && python -m bertlite pretrain --out ../runs/mine")
+    verified = None
+    if prove:
+        say("\n--verify: your package against transformers and exact counts ...")
+        verified, lines = verify(out)
+        for text in lines:
+            say(text)
+    if as_json:
+        data = to_json(exercises, who)
+        if prove:
+            data["verify"] = {"passed": verified, "lines": lines}
+        print(json.dumps(data, indent=1, ensure_ascii=False))
+    return 1 if counts["failed"] or counts["broken"] or verified is False else 0

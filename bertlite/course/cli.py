@@ -1,9 +1,11 @@
-"""Lesson 10 (and 07, 08): the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`).
+"""Course tool: the command line, `python -m bertlite pretrain ...` (or `bertlite pretrain ...`), lessons 07, 08 and 10.
 
 `pretrain` is lessons 07 and 10's; `export` and `fill-mask` (lesson 08) share a model with Hugging
 Face and try it out. `doctor`, `prepare` and `reset` are for workshops (INSTRUCTORS.md): check a
-machine, fill the caches before the day, give a learner a fresh copy of a lesson. The module is the package's top layer, lesson 10's: `export` also reads
-lesson 09's fine-tuned models.
+machine, fill the caches before the day, give a learner a fresh copy of a lesson. `assemble` and
+`progress` turn a learner's notebooks into their own package and a room's reports into one table.
+Each command is one `*_parser` function below, which names the function its `run` calls: there is
+one way to reach each (`bertlite COMMAND` is the same `main`).
 
 Every option of `pretrain` is a field of PretrainConfig (pretraining.py): the parser is built from
 the fields, their defaults and their help, so the three can never disagree.
@@ -11,6 +13,7 @@ the fields, their defaults and their help, so the three can never disagree.
 
 import argparse
 import dataclasses
+import importlib
 import json
 import os
 import sys
@@ -51,11 +54,9 @@ def add_config_options(parser, config_class):
                            metavar=None if meta.get("choices") else f.name.upper(), help=meta["help"] + shown)
 
 
-def build_parser():
+def pretrain_parser(commands):
     from ..pretraining import PretrainConfig
 
-    parser = argparse.ArgumentParser(prog="bertlite", description="bertlite: a small but real BERT, built one lesson at a time.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser(
         "pretrain", help="pre-train a BERT with MLM + NSP (lessons 07 and 10)",
         description="Pre-train BertForPreTraining with masked-LM and next-sentence prediction. "
@@ -63,11 +64,14 @@ def build_parser():
                     "step and resumed ends exactly where an uninterrupted run ends.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_options(p, PretrainConfig)
-    p.set_defaults(out="runs/pretrain")
+    p.set_defaults(out="runs/pretrain", run=pretrain_command)
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the run already in --out (checkpoints, metrics, plots) and start again; "
                         "without it, a folder that holds a run is refused")
+
+
+def export_parser(commands):
     e = commands.add_parser(
         "export", help="write a model as a Hugging Face BERT folder (lesson 08)",
         description="Write SRC as a Hugging Face BERT folder DIR (config.json, model.safetensors, vocab.txt, "
@@ -76,39 +80,55 @@ def build_parser():
                "  python -m bertlite export runs/tiny/checkpoint-0001000.pt exported/tiny-1000\n"
                "  python -m bertlite export finetuned/sentiment exported/sentiment --dtype float16",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.set_defaults(run=export_command)
     e.add_argument("source", metavar="SRC", help="a run folder (checkpoint-*.pt and vocab.txt), a checkpoint "
                                                  "file, or a Hugging Face BERT folder, a fine-tuned one included "
                                                  "(lesson 09's save_pretrained)")
     e.add_argument("directory", metavar="DIR", help="the folder to write")
     e.add_argument("--dtype", choices=["float32", "float16", "bfloat16"], default="float32",
                    help="the stored weights' type: float16 halves the folder (default float32)")
+
+
+def fill_mask_parser(commands):
     f = commands.add_parser(
         "fill-mask", help="the most probable words for each [MASK] in a text (lesson 08)",
         description="Print the top-k completions of each [MASK] in TEXT, with their probabilities.",
         epilog='example:\n  python -m bertlite fill-mask --model runs/tiny "the [MASK] of the union" --top-k 5',
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.set_defaults(run=fill_mask_command)
     f.add_argument("--model", required=True, metavar="DIR",
                    help="a run folder, an exported folder, or any Hugging Face BERT folder with an MLM head")
     f.add_argument("text", metavar="TEXT", help="a text with one or more [MASK]")
     f.add_argument("--top-k", type=int, default=5, help="how many completions per [MASK] (default 5)")
+
+
+def doctor_parser(commands):
     d = commands.add_parser(
         "doctor", help="is this machine ready for the course? one line per check, in under a minute",
         description="Check Python, every dependency against its floor, the torch build and device (a tiny "
                     "forward and backward, compared with the CPU on a GPU), the Jupyter kernel, the cache "
                     "folder, the corpus, the sentiment data, and estimate lesson 07's run time. Prints OK, WARN "
                     "or FAIL per check, each with its fix; exits 1 when anything FAILs.")
+    d.set_defaults(run=lambda args: tool("doctor").main(online=not args.offline))
     d.add_argument("--offline", action="store_true", help="do not try to download anything")
+
+
+def prepare_parser(commands):
     r = commands.add_parser(
         "prepare", help="fill every cache the course reads, so the lessons run offline (before a workshop)",
         description="Learn the vocabulary, tokenize the pre-training pairs, download the sentiment data and "
                     "check the course checkpoint; finished steps are skipped when run again.",
         epilog="examples:\n  python -m bertlite prepare\n  python -m bertlite prepare --pretrain --notebooks",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.set_defaults(run=lambda args: tool("prepare").main(pretrain=args.pretrain, notebooks=args.notebooks))
     r.add_argument("--pretrain", action="store_true",
                    help="also pre-train lesson 07's model, which lessons 09 and 10 read (minutes on a CPU)")
     r.add_argument("--notebooks", action="store_true",
                    help="also run every solution notebook once, in a temporary copy, to fill what lessons "
                         "compute themselves (lesson 05's experiments alone take about 4 min on 2 cores)")
+
+
+def reset_parser(commands):
     z = commands.add_parser(
         "reset", help="a fresh copy of one lesson; the learner's copy is kept as a backup beside it",
         description="Replace lessons/NN_topic.ipynb with a fresh copy (made from solutions/ as "
@@ -116,9 +136,13 @@ def build_parser():
                     "NN_topic.backup-YYYYmmdd-HHMMSS.ipynb beside it: nothing is lost.",
         epilog="examples:\n  python -m bertlite reset 3\n  python -m bertlite reset 05_masked_lm --lessons my-lessons",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    z.set_defaults(run=lambda args: tool("reset").main(args.lesson, args.lessons))
     z.add_argument("lesson", metavar="NN", help="the lesson's number (3 or 03) or name (03_attention)")
     z.add_argument("--lessons", default="lessons", metavar="DIR",
                    help="the folder that holds the learner's lessons (default lessons)")
+
+
+def assemble_parser(commands):
     a = commands.add_parser(
         "assemble", help="your notebooks become your own bertlite package, with a progress report",
         description="Write OUT/bertlite/: the reference package with every definition you wrote in a "
@@ -130,6 +154,8 @@ def build_parser():
                "  python -m bertlite assemble --json > report.json     # for your instructor: no code inside\n"
                "  cd mine && python -m bertlite pretrain --out ../runs/mine   # pre-train your own BERT",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.set_defaults(run=lambda args: tool("assemble").main(args.lessons, args.out, args.json, args.who,
+                                                          args.timeout, args.verify))
     a.add_argument("--lessons", default="lessons", metavar="DIR", help="your lesson notebooks (default lessons)")
     a.add_argument("--out", default="mine", metavar="DIR", help="where to write bertlite/ (default mine)")
     a.add_argument("--json", action="store_true", help="print the report as JSON (the format: INSTRUCTORS.md)")
@@ -139,10 +165,30 @@ def build_parser():
                    help="then prove it is BERT: BertModel and the pre-training loss against transformers (both "
                         "attention paths), the tokenizer against BertTokenizer, the masking rates, the parameter "
                         "formula; prints 'your BERT is BERT: max diff ...' or the first piece that differs")
+
+
+def progress_parser(commands):
     g = commands.add_parser(
         "progress", help="a room's table from many `assemble --json` reports: who is stuck where",
         description="One row per exercise, one column per report: passed, failed, not attempted or broken.")
+    g.set_defaults(run=lambda args: tool("report").main(args.reports))
     g.add_argument("reports", nargs="+", metavar="REPORT.json")
+
+
+COMMANDS = [pretrain_parser, export_parser, fill_mask_parser, doctor_parser, prepare_parser, reset_parser,
+            assemble_parser, progress_parser]  # in the order `--help` lists them
+
+
+def tool(name):
+    """A course tool's module, imported when its command runs (so `--help` stays fast)."""
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="bertlite", description="bertlite: a small but real BERT, built one lesson at a time.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(commands)
     return parser
 
 
@@ -223,35 +269,10 @@ def pretrain_command(args):
 
 
 def main(argv=None):
+    """`python -m bertlite COMMAND ...`, and the `bertlite` script: each command's `run` does its work."""
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "pretrain":
-            return pretrain_command(args)
-        if args.command == "export":
-            return export_command(args)
-        if args.command == "fill-mask":
-            return fill_mask_command(args)
-        if args.command == "doctor":
-            from . import doctor
-
-            return doctor.main(online=not args.offline)
-        if args.command == "prepare":
-            from . import prepare
-
-            return prepare.main(pretrain=args.pretrain, notebooks=args.notebooks)
-        if args.command == "assemble":
-            from .report import assemble_main
-
-            return assemble_main(args.lessons, args.out, args.json, args.who, args.timeout, args.verify)
-        if args.command == "progress":
-            from .report import progress_main
-
-            return progress_main(args.reports)
-        if args.command == "reset":
-            from . import reset
-
-            return reset.main(args.lesson, args.lessons)
+        return args.run(args)
     except (ValueError, TypeError, OSError, FloatingPointError) as e:  # FileNotFoundError, ConnectionError: OSErrors
         print(f"bertlite {args.command}: error: {e}", file=sys.stderr)
         return 1
-    return 0

@@ -1,4 +1,4 @@
-"""Every lesson: BERT's architecture, drawn by code (matplotlib boxes and arrows), for the lessons
+"""Course tool, for the lessons: BERT's architecture, drawn by code (matplotlib boxes and arrows), for the lessons
 where each part is built: the input representation (lesson 02), the post-LN block (lesson 04),
 the pre-training heads (lesson 07) and the four fine-tuning set-ups (lesson 09).
 

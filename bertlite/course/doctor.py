@@ -1,4 +1,4 @@
-"""Lesson 10's command line, for workshops: `python -m bertlite doctor`, is this machine ready for the course? In under a minute.
+"""Course tool, for workshops: `python -m bertlite doctor`, is this machine ready for the course? In under a minute.
 
 One line per check: OK, WARN (the course runs, with a caveat) or FAIL (something will break),
 each with what to do about it. The exit status is 1 when any check FAILs, so a script can use it.

@@ -1,4 +1,4 @@
-"""Lesson 10's command line, for workshops: `python -m bertlite prepare`, fill every cache the course reads, before the day.
+"""Course tool, for workshops: `python -m bertlite prepare`, fill every cache the course reads, before the day.
 
 After it, the lessons run with the network off, and nobody waits for a vocabulary to be learned
 or a corpus to be tokenized in the middle of a lesson. Each step is skipped when its cache entry

@@ -1,4 +1,4 @@
-"""Lesson 10's command line: the progress report of `assemble`, and a room's table (`progress`).
+"""Course tool, for learners and instructors: the progress report of `assemble`, and a room's table (`progress`).
 
 Every exercise of every lesson gets one status:
 - "passed": solved, and its check passes on the assembled definitions;
@@ -207,37 +207,7 @@ def verify(out, timeout=600):
     return result.returncode == 0, lines
 
 
-def assemble_main(lessons="lessons", out="mine", as_json=False, who=None, timeout=60.0, prove=False):
-    """`python -m bertlite assemble`: write the package, then check every exercise on it."""
-    from .assemble import assemble, summary
-
-    manifest, reading = assemble(lessons, out)
-    pieces = summary(manifest)
-    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if as_json else print
-    say(f"wrote {Path(out) / 'bertlite'}/: {len(pieces['yours'])} of your definitions in place of the reference's, "
-        f"{len(pieces['reference'])} kept from the reference. Your notebooks were only read.")
-    for pr in reading.problems:
-        where = f"{pr['lesson']}" + (f", cell {pr['cell']}" if pr["cell"] is not None else "")
-        say(f"! {where}: {pr['message']} (the reference is used for it)")
-    exercises = progress_report(lessons, out, reading, timeout, report=None if as_json else lambda e: say(line(e)))
-    counts = {s: sum(e.status == s for e in exercises) for s in STATUSES}
-    say(", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(exercises)} exercises. "
-        f"Use it from its folder: cd {out} && python -m bertlite pretrain --out ../runs/mine")
-    verified = None
-    if prove:
-        say("\n--verify: your package against transformers and exact counts ...")
-        verified, lines = verify(out)
-        for text in lines:
-            say(text)
-    if as_json:
-        data = to_json(exercises, who)
-        if prove:
-            data["verify"] = {"passed": verified, "lines": lines}
-        print(json.dumps(data, indent=1, ensure_ascii=False))
-    return 1 if counts["failed"] or counts["broken"] or verified is False else 0
-
-
-def progress_main(paths):
+def main(paths):
     """`python -m bertlite progress REPORT.json ...`: a room's table."""
     print(progress_table(paths))
     return 0

@@ -1,6 +1,6 @@
-"""Lesson 10's command line, for workshops: `python -m bertlite reset NN`, a fresh copy of one lesson, keeping the learner's.
+"""Course tool, for workshops: `python -m bertlite reset NN`, a fresh copy of one lesson, keeping the learner's.
 
-The fresh copy is what `tools/make_lessons.py` makes from solutions/NN_*.ipynb (the lesson as the
+The fresh copy is what lessons.py makes from solutions/NN_*.ipynb (the lesson as the
 repository ships it). The learner's copy is never deleted: it is first kept beside the lesson as
 NN_topic.backup-YYYYmmdd-HHMMSS.ipynb, and only then is the fresh copy written (atomically), so
 at every moment one of the two names holds the learner's work.
@@ -8,27 +8,16 @@ at every moment one of the two names holds the learner's work.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import time
 from pathlib import Path
 
 from ..cache import atomic_write
+from .lessons import lesson_text
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKUP = ".backup-"  # in a backup's name; pytest and make_lessons.py skip such notebooks
-
-
-def lesson_maker():
-    """tools/make_lessons.py's lesson_text, the one definition of what a lesson is."""
-    spec = importlib.util.spec_from_file_location("make_lessons", ROOT / "tools" / "make_lessons.py")
-    if spec is None or not Path(spec.origin).is_file():
-        raise FileNotFoundError(f"{ROOT / 'tools' / 'make_lessons.py'} is missing: reset needs the course's "
-                                f"repository (bertlite installed with pip install -e from it).")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.lesson_text
 
 
 def find_solution(lesson, solutions):
@@ -74,8 +63,11 @@ def reset_lesson(lesson, lessons="lessons", solutions=None):
         raise FileNotFoundError(f"--lessons {str(lessons)!r} is not a folder: give the folder that holds "
                                 f"your lesson notebooks (default: lessons, from the repository's folder).")
     solutions = Path(solutions) if solutions else ROOT / "solutions"
+    if not solutions.is_dir():
+        raise FileNotFoundError(f"{solutions} is missing: a fresh lesson is made from the course's solutions, so "
+                                f"reset runs from a clone of the course (bertlite installed with pip install -e).")
     solution = find_solution(lesson, solutions)
-    fresh = lesson_maker()(solution)  # everything is made and checked before a file is touched
+    fresh = lesson_text(solution)  # everything is made and checked before a file is touched
     target = lessons / solution.name
     if target.exists():
         if target.read_bytes() == fresh.encode("utf-8"):

@@ -1,4 +1,4 @@
-"""Lesson 09: what pre-training buys, measured. One fine-tuning recipe from three starting points,
+"""Course tool, lesson 09's experiment runner: what pre-training buys, measured. One fine-tuning recipe from three starting points,
 for label counts from about a hundred to all, two budgets, and several seeds.
 
     rows = transfer_experiment("sentiment", label_counts=(100, 1000, None), budgets=(150, 600))

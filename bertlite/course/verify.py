@@ -1,4 +1,4 @@
-"""Lesson 10's command line: `assemble --verify`, the end-to-end proofs, run on your own package.
+"""Course tool, for the learner: `assemble --verify`, the end-to-end proofs, run on your own package.
 
 Run as `python -m bertlite.course.verify` from the folder that holds the assembled bertlite/ (assemble
 does that), so `import bertlite` is yours. Each proof compares your package with transformers'

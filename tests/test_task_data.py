@@ -3,6 +3,7 @@ one, and the SQuAD file the code writes), the splits are stable under the seed, 
 tasks follow their stated rules, and the metrics equal hand computations."""
 
 import io
+import json
 import subprocess
 import tarfile
 
@@ -233,3 +234,34 @@ def test_course_corpus_keeps_every_scored_sentence_out(tmp_path, monkeypatch):
     assert "2.0" not in text  # no rating travels with a sentence
     with pytest.raises(ValueError, match="already holds .txt files"):
         course_corpus.write_course_corpus(tmp_path / "corpus")
+
+
+# ---- read_squad: every answer is where it says ----
+
+def squad_with_answer(tmp_path, text, start):
+    data = json.loads(write_squad_sample(tmp_path / "sample.json").read_text())
+    qa = data["data"][0]["paragraphs"][0]["qas"][0]
+    qa["answers"] = [{"text": text, "answer_start": start}]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    return data["data"][0]["paragraphs"][0]["context"], tmp_path / "bad.json"
+
+
+def test_read_squad_refuses_a_negative_answer_start(tmp_path):
+    context, _ = squad_with_answer(tmp_path, "2018", 0)
+    # Python slices from the end with a negative start, so the text "matched" there before
+    _, path = squad_with_answer(tmp_path, "2018", context.index("2018") - len(context))
+    with pytest.raises(ValueError, match=r"question sample-0-0: the answer '2018' cannot start at answer_start=-\d+"):
+        read_squad(path)
+
+
+@pytest.mark.parametrize("start", [-1, 0, 10_000])
+def test_read_squad_refuses_an_empty_answer_anywhere(tmp_path, start):
+    _, path = squad_with_answer(tmp_path, "", start)  # an empty text "matched" at any offset before
+    with pytest.raises(ValueError, match=rf"the answer '' cannot start at answer_start={start}"):
+        read_squad(path)
+
+
+def test_read_squad_refuses_an_answer_past_the_context(tmp_path):
+    context, path = squad_with_answer(tmp_path, "2018", 10_000)
+    with pytest.raises(ValueError, match=rf"answer_start=10000.*from 0 to {len(context) - 4}"):
+        read_squad(path)

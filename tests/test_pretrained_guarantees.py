@@ -1,4 +1,4 @@
-"""What the model side promises about bad input: a config, a checkpoint or a batch that is wrong
+"""What from_pretrained (pretrained.py) promises about bad input: a config or a checkpoint that is wrong
 fails early with an error that names the value and the fix. Never a traceback from deep inside
 torch, never a silent wrong answer, and never gigabytes allocated for a config.json the weights
 do not back."""
@@ -13,7 +13,6 @@ import torch
 from bertlite import BertConfig, BertForPreTraining, BertModel, from_pretrained
 from bertlite import pretrained
 from bertlite.hf_weights import check_weight_shapes
-from bertlite.data.task_data import read_squad, write_squad_sample
 
 transformers = pytest.importorskip("transformers")
 
@@ -183,70 +182,3 @@ def test_malicious_pickle_is_refused_and_never_run(tmp_path, monkeypatch):
         from_pretrained(tmp_path)
     assert "weights_only=False" not in str(error.value)  # never the advice to run the code
     assert not (tmp_path / "PWNED").exists()
-
-
-# ---- BertModel's inputs ----
-
-@pytest.fixture(scope="module")
-def small():
-    return BertModel(BertConfig(**SIZES)).eval()
-
-
-def test_float_ids_are_refused_with_the_fix(small):
-    with pytest.raises(TypeError, match=r"input_ids has dtype torch\.float32.*input_ids\.long\(\)"):
-        small(torch.tensor([[1.0, 2.0]]))
-    with pytest.raises(TypeError, match=r"token_type_ids has dtype torch\.float32"):
-        small(torch.tensor([[1, 2]]), torch.tensor([[0.0, 1.0]]))
-    small(torch.tensor([[1, 2]], dtype=torch.int32))  # the other index type nn.Embedding takes
-
-
-def test_an_empty_sequence_is_refused(small):
-    with pytest.raises(ValueError, match=r"input_ids has shape \(2, 0\): sequences of length 0.*\[CLS\]"):
-        small(torch.zeros(2, 0, dtype=torch.long))
-
-
-@pytest.mark.parametrize("bad", [math.nan, 2.0, -1.0, 2, -1, 0.5])
-def test_attention_mask_holds_only_zeros_and_ones(small, bad):
-    mask = torch.tensor([[1, 1, 1, 0]], dtype=torch.float if isinstance(bad, float) else torch.long)
-    mask[0, 1] = bad
-    with pytest.raises(ValueError, match=rf"attention_mask contains {bad}.*1 for a real token and 0 for padding"):
-        small(torch.tensor([[2, 5, 6, 0]]), attention_mask=mask)
-
-
-def test_every_valid_mask_type_gives_the_same_output(small):
-    ids = torch.tensor([[2, 5, 6, 0]])
-    outputs = [small(ids, attention_mask=torch.tensor([[1, 1, 1, 0]], dtype=dtype))[0]
-               for dtype in (torch.bool, torch.long, torch.int32, torch.float32)]
-    for out in outputs[1:]:
-        assert torch.equal(out, outputs[0])
-
-
-# ---- read_squad: every answer is where it says ----
-
-def squad_with_answer(tmp_path, text, start):
-    data = json.loads(write_squad_sample(tmp_path / "sample.json").read_text())
-    qa = data["data"][0]["paragraphs"][0]["qas"][0]
-    qa["answers"] = [{"text": text, "answer_start": start}]
-    (tmp_path / "bad.json").write_text(json.dumps(data))
-    return data["data"][0]["paragraphs"][0]["context"], tmp_path / "bad.json"
-
-
-def test_read_squad_refuses_a_negative_answer_start(tmp_path):
-    context, _ = squad_with_answer(tmp_path, "2018", 0)
-    # Python slices from the end with a negative start, so the text "matched" there before
-    _, path = squad_with_answer(tmp_path, "2018", context.index("2018") - len(context))
-    with pytest.raises(ValueError, match=r"question sample-0-0: the answer '2018' cannot start at answer_start=-\d+"):
-        read_squad(path)
-
-
-@pytest.mark.parametrize("start", [-1, 0, 10_000])
-def test_read_squad_refuses_an_empty_answer_anywhere(tmp_path, start):
-    _, path = squad_with_answer(tmp_path, "", start)  # an empty text "matched" at any offset before
-    with pytest.raises(ValueError, match=rf"the answer '' cannot start at answer_start={start}"):
-        read_squad(path)
-
-
-def test_read_squad_refuses_an_answer_past_the_context(tmp_path):
-    context, path = squad_with_answer(tmp_path, "2018", 10_000)
-    with pytest.raises(ValueError, match=rf"answer_start=10000.*from 0 to {len(context) - 4}"):
-        read_squad(path)

@@ -191,3 +191,42 @@ def test_initialisation():
             assert abs(w.mean().item()) < 2e-3, name
             assert abs(w.std().item() - 0.02) < 1e-3, (name, w.std().item())
     assert torch.all(model.embeddings.word_embeddings.weight[0] == 0)  # pad_token_id = 0
+
+
+# ---- BertModel's inputs: a wrong batch fails early, naming the value and the fix ----
+
+INPUT_SIZES = dict(vocab_size=31, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                   intermediate_size=48, max_position_embeddings=64)
+
+@pytest.fixture(scope="module")
+def encoder():
+    return BertModel(BertConfig(**INPUT_SIZES)).eval()
+
+
+def test_float_ids_are_refused_with_the_fix(encoder):
+    with pytest.raises(TypeError, match=r"input_ids has dtype torch\.float32.*input_ids\.long\(\)"):
+        encoder(torch.tensor([[1.0, 2.0]]))
+    with pytest.raises(TypeError, match=r"token_type_ids has dtype torch\.float32"):
+        encoder(torch.tensor([[1, 2]]), torch.tensor([[0.0, 1.0]]))
+    encoder(torch.tensor([[1, 2]], dtype=torch.int32))  # the other index type nn.Embedding takes
+
+
+def test_an_empty_sequence_is_refused(encoder):
+    with pytest.raises(ValueError, match=r"input_ids has shape \(2, 0\): sequences of length 0.*\[CLS\]"):
+        encoder(torch.zeros(2, 0, dtype=torch.long))
+
+
+@pytest.mark.parametrize("bad", [math.nan, 2.0, -1.0, 2, -1, 0.5])
+def test_attention_mask_holds_only_zeros_and_ones(encoder, bad):
+    mask = torch.tensor([[1, 1, 1, 0]], dtype=torch.float if isinstance(bad, float) else torch.long)
+    mask[0, 1] = bad
+    with pytest.raises(ValueError, match=rf"attention_mask contains {bad}.*1 for a real token and 0 for padding"):
+        encoder(torch.tensor([[2, 5, 6, 0]]), attention_mask=mask)
+
+
+def test_every_valid_mask_type_gives_the_same_output(encoder):
+    ids = torch.tensor([[2, 5, 6, 0]])
+    outputs = [encoder(ids, attention_mask=torch.tensor([[1, 1, 1, 0]], dtype=dtype))[0]
+               for dtype in (torch.bool, torch.long, torch.int32, torch.float32)]
+    for out in outputs[1:]:
+        assert torch.equal(out, outputs[0])

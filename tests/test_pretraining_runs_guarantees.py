@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from bertlite import pretraining as pt
-from bertlite import checkpoints
+from bertlite import checkpoints, pretrained
 from bertlite import pretraining_runs as runs
 from bertlite import pretraining_data
 from bertlite.checkpoints import checkpoints_by_step, load_checkpoint
