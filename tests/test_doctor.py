@@ -87,3 +87,11 @@ def test_cache_folder_that_cannot_be_written_fails(tmp_path, monkeypatch):
     monkeypatch.setenv("BERTLITE_CACHE", str(blocked / "cache"))
     check = doctor.check_cache()
     assert check.status == doctor.FAIL and "BERTLITE_CACHE" in check.fix
+
+
+def test_doctor_says_which_course_it_runs(monkeypatch, capsys):
+    monkeypatch.setattr(doctor, "run_checks", lambda online: [])
+    doctor.main(online=False)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"bertlite {importlib.metadata.version('bertlite')} from ") and "ask for help" in first
+

@@ -105,7 +105,8 @@ def test_the_benchmark_uses_the_installed_package():
 # --- every test file is named after what it tests ----------------------------------------------------
 
 REPOSITORY = {"layout": "the package's wings and imports (this file)",
-              "packaging": "pyproject.toml, environment.yml and .ci/run"}
+              "packaging": "pyproject.toml, environment.yml and .ci/run",
+              "references": "docs/references.md, the bibliography"}
 ASPECTS = {"guarantees": "its promises about bad input and lost data (the README's table)",
            "options": "its Hugging Face options", "mistakes": "the mistakes its checks must catch",
            "layout": "its folder's layout"}

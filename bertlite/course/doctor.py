@@ -296,8 +296,18 @@ def run_checks(online=True, report=print):
     return checks
 
 
+def course_version():
+    """'bertlite 0.1.0 from /path/to/bertlite': which copy of the course this machine runs."""
+    try:
+        version = importlib.metadata.version("bertlite")
+    except importlib.metadata.PackageNotFoundError:
+        version = "(not installed: run pip install -e . in the course's folder)"
+    return f"bertlite {version} from {Path(__file__).resolve().parents[1]}"
+
+
 def main(online=True):
     t0 = time.perf_counter()
+    print(course_version() + " (say this line and the ones below when you ask for help)")
     checks = run_checks(online)
     counts = {s: sum(c.status == s for c in checks) for s in (OK, WARN, FAIL)}
     verdict = "ready for the course" if not counts[FAIL] else "NOT ready: fix the FAIL lines above"
