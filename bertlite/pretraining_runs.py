@@ -102,6 +102,12 @@ def run_pretraining(cfg, resume=False, stop_at=None, progress=True, overwrite=Fa
     is written. Under torchrun, each process calls it; rank 0 prepares the cached data first."""
     if cfg.out is None:
         raise ValueError("run_pretraining needs cfg.out, the folder for checkpoints and metrics.")
+    if not str(cfg.out).strip():
+        raise ValueError(f"--out {cfg.out!r} is empty (an unset shell variable?): give the run a folder of its "
+                         f"own, e.g. --out runs/tiny. Nothing was written.")
+    if Path(cfg.out).resolve() == Path.cwd().resolve():
+        raise ValueError(f"--out {cfg.out!r} is the current folder, whose files a run would mix with its own: give "
+                         f"the run a folder of its own, e.g. --out runs/tiny. Nothing was written.")
     pick_device(cfg.device)  # an unknown or absent device fails now, before any work
     launched = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if launched and not dist.is_initialized():

@@ -286,6 +286,16 @@ def test_out_that_is_a_file_or_under_a_file(setup):
     assert file.read_text() == "not a folder"
 
 
+@pytest.mark.parametrize("out", ["", "  ", ".", "./"])
+def test_an_empty_out_or_the_current_folder_is_refused_and_nothing_is_written(setup, out, tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "config.json").write_text("the user's own file")
+    r = bertlite(setup, "--out", out, "--overwrite", cwd=here)
+    assert r.returncode == 1 and no_traceback(r) and "a folder of its own" in r.stderr, r.stderr
+    assert snapshot(here) == {"config.json": hashlib.sha256(b"the user's own file").hexdigest()}
+
+
 def test_a_read_only_out_is_refused_before_data_preparation(setup, tmpfs):
     disk = tmpfs("1M", ",ro")
     r = bertlite(setup, "--out", str(disk / "run"))
